@@ -1,0 +1,287 @@
+"""The one seam between minigan and an array library.
+
+Every other module asks this one for ``xp`` (the array namespace of an array, or
+of a device) and writes its arithmetic against the Python array API standard, so
+the same op code runs on NumPy ("cpu"), CuPy ("cuda") and array-api-strict
+("strict", a CPU stand-in that accepts only what the standard, and so CuPy,
+provides). What the standard lacks (scatter-add, host transfer, random numbers,
+device queries) lives here, one implementation per library plus a portable one.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+import numpy as np
+from array_api_compat import array_namespace
+
+DEVICES = ("cpu", "cuda", "strict")
+FLOAT_DTYPES = ("float32", "float64")
+
+_default_device = "cpu"
+
+
+# ---------------------------------------------------------------- devices
+
+def _cupy():
+    """Import CuPy and check that it can see a GPU, or explain what is missing."""
+    try:
+        cupy = importlib.import_module("cupy")
+    except ImportError as err:
+        raise RuntimeError(
+            "device 'cuda' needs CuPy, which is not installed. Install the gpu extra "
+            "(pip install 'minigan[gpu]', or the cupy-cudaXXx wheel matching your CUDA "
+            "version), or use device='cpu'."
+        ) from err
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # CUDA driver missing or broken
+        raise RuntimeError(
+            f"device 'cuda': CuPy is installed but no usable GPU was found ({err}). "
+            "Check the NVIDIA driver (nvidia-smi), or use device='cpu'."
+        ) from err
+    if count == 0:
+        raise RuntimeError("device 'cuda': CuPy is installed but there is no GPU on this machine; use device='cpu'.")
+    return cupy
+
+
+def check_device(device) -> str:
+    """Normalize a device name ("cpu", "cuda", "cuda:0", "strict") and check it is usable."""
+    name = str(device).lower()
+    if name.startswith("cuda"):
+        _cupy()
+        return "cuda"
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: choose one of 'cpu', 'cuda' or 'strict' (array-api-strict, for tests)")
+    if name == "strict":
+        _strict()
+    return name
+
+
+def _strict():
+    try:
+        return importlib.import_module("array_api_strict")
+    except ImportError as err:
+        raise RuntimeError(
+            "device 'strict' needs array-api-strict (a test-only stand-in for CuPy): "
+            "pip install 'minigan[dev]'"
+        ) from err
+
+
+def set_device(device) -> None:
+    """Set the device on which new tensors are created when no ``device=`` is given."""
+    global _default_device
+    _default_device = check_device(device)
+
+
+def get_device() -> str:
+    return _default_device
+
+
+def namespace_for(device=None):
+    """The array namespace (``xp``) of a device."""
+    device = _default_device if device is None else check_device(device)
+    if device == "cpu":
+        return array_namespace(np.empty(0))
+    if device == "cuda":
+        return array_namespace(_cupy().empty(0))
+    return _strict()
+
+
+def get_namespace(*arrays):
+    """The array namespace (``xp``) of one or more arrays: the question every op asks."""
+    return array_namespace(*arrays)
+
+
+def device_of(array) -> str:
+    """The minigan device name of a raw array."""
+    if isinstance(array, np.ndarray):
+        return "cpu"
+    module = type(array).__module__
+    if module.startswith("cupy"):
+        return "cuda"
+    if module.startswith("array_api_strict"):
+        return "strict"
+    raise TypeError(f"not an array minigan knows: {type(array).__name__}")
+
+
+# ---------------------------------------------------------------- dtypes
+
+@functools.lru_cache(maxsize=64)  # asked on every op; NumPy's dtype.name is slow
+def dtype_name(dtype) -> str:
+    """'float32' for np.float32, cupy.float32, array_api_strict.float32 or 'float32'."""
+    if isinstance(dtype, str):
+        name = dtype
+    elif type(dtype).__module__.startswith("array_api_strict"):
+        name = str(dtype).rsplit(".", 1)[-1]
+    else:
+        name = np.dtype(dtype).name
+    return name
+
+
+def dtype_of(name_or_dtype, xp):
+    """The namespace's dtype object for a name such as 'float64'."""
+    return getattr(xp, dtype_name(name_or_dtype))
+
+
+# ---------------------------------------------------------------- moving data
+
+def to_device(array, device):
+    """Copy (or pass through) a raw array onto a device."""
+    device = check_device(device)
+    source = device_of(array)
+    if source == device:
+        return array
+    host = to_numpy(array)
+    if device == "cpu":
+        return host
+    if device == "cuda":
+        return _cupy().asarray(host)
+    return _strict().asarray(host)
+
+
+def to_numpy(array) -> np.ndarray:
+    """A NumPy array with the same values; copies from the GPU when needed."""
+    source = device_of(array)
+    if source == "cuda":
+        return array.get()
+    return np.asarray(array)
+
+
+def asarray(data, dtype=None, device=None):
+    """Make a raw array on ``device`` from Python data, NumPy arrays or other arrays."""
+    device = _default_device if device is None else check_device(device)
+    if not isinstance(data, (int, float, bool, list, tuple, np.ndarray, np.generic)):
+        data = to_numpy(data)
+    host = np.asarray(data)
+    if dtype is None:
+        # float32 by default, like PyTorch; integers and booleans keep their kind.
+        if host.dtype.kind == "f" or host.dtype.kind == "c":
+            dtype = host.dtype.name if isinstance(data, (np.ndarray, np.generic)) else "float32"
+        elif host.dtype.kind in "iu":
+            dtype = "int64"
+        elif host.dtype.kind == "b":
+            dtype = "bool"
+        else:
+            raise TypeError(f"cannot make a tensor from data of dtype {host.dtype}")
+    host = host.astype(dtype_name(dtype), copy=False)
+    if device == "cpu":
+        return host
+    return to_device(host, device)
+
+
+def ensure_array(result):
+    """NumPy reductions return scalars (np.float64) for 0-d results; make them 0-d arrays."""
+    if isinstance(result, np.generic):
+        return np.asarray(result)
+    return result
+
+
+# ---------------------------------------------------------------- beyond the standard
+
+def scatter_add(target, axis, indices, values):
+    """``target[..., indices[j], ...] += values[..., j, ...]`` along ``axis``, repeats adding up.
+
+    NumPy has ``np.add.at`` and CuPy ``cupyx.scatter_add``; the standard has neither,
+    so the portable path builds a one-hot matrix and uses one matrix product.
+    """
+    xp = get_namespace(target)
+    device = device_of(target)
+    if device == "cpu":
+        index = [slice(None)] * target.ndim
+        index[axis] = np.asarray(indices)
+        np.add.at(target, tuple(index), values)
+        return target
+    if device == "cuda":
+        import cupyx
+
+        index = [slice(None)] * target.ndim
+        index[axis] = indices
+        cupyx.scatter_add(target, tuple(index), values)
+        return target
+    n = target.shape[axis]
+    one_hot = xp.astype(xp.arange(n)[:, None] == xp.reshape(indices, (1, -1)), target.dtype)
+    moved = xp.moveaxis(values, axis, -1)  # (..., k)
+    summed = xp.matmul(moved, xp.permute_dims(one_hot, (1, 0)))  # (..., n)
+    return target + xp.moveaxis(summed, -1, axis)
+
+
+# ---------------------------------------------------------------- random numbers
+
+class _Generators:
+    """One seeded generator per device, created lazily from the last manual_seed."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+        self.by_device = {}
+
+    def get(self, device):
+        if device not in self.by_device:
+            if device == "cuda":
+                self.by_device[device] = _cupy().random.RandomState(self.seed)
+            else:  # cpu and strict draw on the host, so a strict run matches a cpu run
+                self.by_device[device] = np.random.default_rng(self.seed)
+        return self.by_device[device]
+
+
+_generators = _Generators()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random draw in minigan (init, noise, shuffling, dropout) on every device."""
+    global _generators
+    _generators = _Generators(int(seed))
+
+
+def get_rng_state():
+    """The state of the host generators (for checkpoints): a picklable dict."""
+    state = {"seed": _generators.seed}
+    for device, gen in _generators.by_device.items():
+        if isinstance(gen, np.random.Generator):
+            state[device] = gen.bit_generator.state
+    return state
+
+
+def set_rng_state(state) -> None:
+    global _generators
+    _generators = _Generators(state["seed"])
+    for device, bit_state in state.items():
+        if device in ("cpu", "strict"):
+            gen = np.random.default_rng()
+            gen.bit_generator.state = bit_state
+            _generators.by_device[device] = gen
+
+
+def _finish(host_or_device, dtype, device):
+    if device == "cuda":
+        return host_or_device.astype(dtype_name(dtype))
+    host = np.asarray(host_or_device).astype(dtype_name(dtype))
+    return host if device == "cpu" else to_device(host, device)
+
+
+def random_normal(shape, dtype="float32", device=None):
+    device = _default_device if device is None else check_device(device)
+    gen = _generators.get(device)
+    return _finish(gen.standard_normal(tuple(shape)), dtype, device)
+
+
+def random_uniform(shape, low=0.0, high=1.0, dtype="float32", device=None):
+    device = _default_device if device is None else check_device(device)
+    gen = _generators.get(device)
+    return _finish(gen.uniform(low, high, tuple(shape)), dtype, device)
+
+
+def random_integers(low, high, shape, device=None):
+    """Integers drawn uniformly from [low, high)."""
+    device = _default_device if device is None else check_device(device)
+    gen = _generators.get(device)
+    if device == "cuda":
+        return gen.randint(low, high, tuple(shape)).astype("int64")
+    return _finish(gen.integers(low, high, tuple(shape)), "int64", device)
+
+
+def random_permutation(n, device=None):
+    device = _default_device if device is None else check_device(device)
+    gen = _generators.get(device)
+    return _finish(gen.permutation(n), "int64", device)

@@ -1,0 +1,62 @@
+"""``python -m minigan``: the command line.
+
+Subcommands: ``gradcheck`` (check every registered op and layer against finite
+differences and print a table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line and exit status 2, as argparse does, without the usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser():
+    parser = _Parser(prog="python -m minigan", description="minigan: a small deep-learning framework for GANs")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = sub.add_parser("gradcheck", help="check the gradients of every op and layer against finite differences")
+    check.add_argument("--device", default="cpu", help="cpu, cuda or strict (array-api-strict)")
+    check.add_argument("--only", action="append", metavar="NAME", help="check only this op or layer (repeatable)")
+    check.add_argument("--first-order", action="store_true", help="skip the second-order (gradgradcheck) rows")
+    return parser
+
+
+def gradcheck_command(args) -> int:
+    from . import backend
+    from .gradcheck_cases import CASES, run_cases
+
+    try:
+        device = backend.check_device(args.device)
+    except (RuntimeError, ValueError) as err:
+        print(f"python -m minigan gradcheck: {err}", file=sys.stderr)
+        return 2
+    names = sorted({c.name for c in CASES})
+    unknown = sorted(set(args.only or []) - set(names))
+    if unknown:
+        print(f"python -m minigan gradcheck: unknown name {', '.join(unknown)}; known: {', '.join(names)}", file=sys.stderr)
+        return 2
+    header = f"{'name':<16} {'configuration':<38} {'order':>5} {'max abs err':>12} {'max rel err':>12}  result"
+    print(header)
+    print("-" * len(header))
+    failures = []
+    for case, order, report in run_cases(device, set(args.only or []), second_order=not args.first_order):
+        result = "pass" if report.passed else "FAIL"
+        print(f"{case.name:<16} {case.config:<38.38} {order:>5} {report.max_abs_error:>12.2e} {report.max_rel_error:>12.2e}  {result}", flush=True)
+        if not report.passed:
+            failures.append(report.message)
+    for message in failures:
+        print("\n" + message)
+    total = sum(1 for _ in CASES if not args.only or _.name in args.only)
+    print(f"\n{'all passed' if not failures else f'{len(failures)} failed'} ({total} cases on {device})")
+    return 1 if failures else 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "gradcheck":
+        return gradcheck_command(args)
+    return 2
