@@ -207,6 +207,34 @@ def scatter_add(target, axis, indices, values):
     return target + xp.moveaxis(summed, -1, axis)
 
 
+def sliding_windows(x, kernel, stride, dilation):
+    """A (N, C, OH, OW, kh, kw) array of the kernel-sized windows of a padded NCHW ``x``.
+
+    NumPy and CuPy return a strided *view* (no copy: element [n, c, p, q, i, j] is
+    x[n, c, p*sh + i*dh, q*sw + j*dw]); the standard has no stride tricks, so the
+    portable path stacks kh*kw strided slices, one per kernel offset.
+    """
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    n, c, h, w = x.shape
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    device = device_of(x)
+    if device in ("cpu", "cuda"):
+        lib = np if device == "cpu" else _cupy()
+        s0, s1, s2, s3 = x.strides
+        return lib.lib.stride_tricks.as_strided(
+            x, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw)
+        )
+    xp = get_namespace(x)
+    rows = []
+    for i in range(kh):  # kh*kw slices: cheap next to the matrix product that follows
+        cols = [
+            x[:, :, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw]
+            for j in range(kw)
+        ]
+        rows.append(xp.stack(cols, axis=-1))
+    return xp.stack(rows, axis=-2)
+
+
 # ---------------------------------------------------------------- random numbers
 
 class _Generators:

@@ -27,30 +27,31 @@ def _parser():
 
 def gradcheck_command(args) -> int:
     from . import backend
-    from .gradcheck_cases import CASES, run_cases
+    from .gradcheck_cases import load_all_cases, run_cases
 
     try:
         device = backend.check_device(args.device)
     except (RuntimeError, ValueError) as err:
         print(f"python -m minigan gradcheck: {err}", file=sys.stderr)
         return 2
-    names = sorted({c.name for c in CASES})
+    cases = load_all_cases()
+    names = sorted({c.name for c in cases})
     unknown = sorted(set(args.only or []) - set(names))
     if unknown:
         print(f"python -m minigan gradcheck: unknown name {', '.join(unknown)}; known: {', '.join(names)}", file=sys.stderr)
         return 2
-    header = f"{'name':<16} {'configuration':<38} {'order':>5} {'max abs err':>12} {'max rel err':>12}  result"
+    header = f"{'name':<32} {'configuration':<60} {'order':>5} {'max abs err':>12} {'max rel err':>12}  result"
     print(header)
     print("-" * len(header))
     failures = []
     for case, order, report in run_cases(device, set(args.only or []), second_order=not args.first_order):
         result = "pass" if report.passed else "FAIL"
-        print(f"{case.name:<16} {case.config:<38.38} {order:>5} {report.max_abs_error:>12.2e} {report.max_rel_error:>12.2e}  {result}", flush=True)
+        print(f"{case.name:<32} {case.config:<60} {order:>5} {report.max_abs_error:>12.2e} {report.max_rel_error:>12.2e}  {result}", flush=True)
         if not report.passed:
             failures.append(report.message)
     for message in failures:
         print("\n" + message)
-    total = sum(1 for _ in CASES if not args.only or _.name in args.only)
+    total = sum(1 for c in cases if not args.only or c.name in args.only)
     print(f"\n{'all passed' if not failures else f'{len(failures)} failed'} ({total} cases on {device})")
     return 1 if failures else 0
 

@@ -1,0 +1,202 @@
+"""2-D convolution and its transpose, by im2col and one matrix product each.
+
+im2col lays every kernel-sized window of the (padded) input out as a row, so the
+convolution becomes one GEMM with the flattened weight. The transposed
+convolution is the adjoint of the convolution: it multiplies by W^T and adds the
+columns back into overlapping windows (col2im). The backward of each is written
+with the other (and with ``Conv2dGradWeight``), so second derivatives flow through
+both, as a WGAN-GP critic made of convolutions needs.
+"""
+
+from __future__ import annotations
+
+from ...autograd import Function
+from ...backend import get_namespace, sliding_windows
+
+
+def _pair(value, name, op):
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
+    """floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1, PyTorch's formula."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_transpose_output_size(size, kernel, stride=1, padding=0, output_padding=0, dilation=1):
+    """(size - 1) stride - 2 padding + dilation (kernel - 1) + output_padding + 1."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def _pad(x, padding):
+    """Zero-pad the two spatial dimensions of an NCHW array (the standard has no pad)."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    xp = get_namespace(x)
+    n, c, h, w = x.shape
+    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def im2col(x, kernel, stride, padding, dilation):
+    """(N, C, H, W) -> (N*OH*OW, C*kh*kw): one row per output pixel, holding its window."""
+    xp = get_namespace(x)
+    windows = sliding_windows(_pad(x, padding), kernel, stride, dilation)  # (N, C, OH, OW, kh, kw)
+    n, c, oh, ow, kh, kw = windows.shape
+    rows = xp.permute_dims(windows, (0, 2, 3, 1, 4, 5))
+    return xp.reshape(rows, (n * oh * ow, c * kh * kw)), (oh, ow)
+
+
+def col2im(cols, shape, kernel, stride, padding, dilation):
+    """The adjoint of im2col: add each row's window back into an (N, C, H, W) array.
+
+    ``cols`` is (N, H', W', C, kh, kw); overlapping windows add up. The loop runs over
+    the kh*kw kernel offsets only, each one strided slice-add over the whole batch.
+    """
+    xp = get_namespace(cols)
+    n, c, h, w = shape
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = kernel, stride, dilation, padding
+    _, rows_h, rows_w = cols.shape[:3]
+    canvas = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    per_offset = xp.permute_dims(cols, (4, 5, 0, 3, 1, 2))  # (kh, kw, N, C, H', W')
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dh, j * dw
+            canvas[:, :, top:top + (rows_h - 1) * sh + 1:sh, left:left + (rows_w - 1) * sw + 1:sw] += per_offset[i, j, ...]
+    return canvas[:, :, ph:ph + h, pw:pw + w]
+
+
+class Conv2d(Function):
+    """y[n, o] = sum_c W[o, c] (cross-correlated with) x[n, c]:  one GEMM of im2col(x) with W^T.
+
+    x (N, C, H, W), weight (O, C, kh, kw) -> y (N, O, OH, OW).
+    """
+
+    def __init__(self, stride, padding, dilation):
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+
+    def forward(self, x, weight):
+        xp = get_namespace(x, weight)
+        o = weight.shape[0]
+        cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation)
+        y = cols @ xp.permute_dims(xp.reshape(weight, (o, -1)), (1, 0))  # (N*OH*OW, O)
+        return xp.permute_dims(xp.reshape(y, (x.shape[0], oh, ow, o)), (0, 3, 1, 2))
+
+    def backward(self, gy):
+        x, weight = self.inputs
+        args = (self.stride, self.padding, self.dilation)
+        gx = ConvTranspose2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
+        gw = Conv2dGradWeight(*args, weight.shape[2:])(x, gy) if self.needs_input_grad[1] else None
+        return gx, gw
+
+
+class ConvTranspose2d(Function):
+    """y = the adjoint of conv2d(., W) applied to x:  x W (one GEMM), then col2im.
+
+    x (N, Cin, H, W), weight (Cin, Cout, kh, kw) -> y (N, Cout, *output_size).
+    """
+
+    def __init__(self, stride, padding, dilation, output_size):
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.output_size = tuple(output_size)
+
+    def forward(self, x, weight):
+        xp = get_namespace(x, weight)
+        n, cin, h, w = x.shape
+        _, cout, kh, kw = weight.shape
+        rows = xp.reshape(xp.permute_dims(x, (0, 2, 3, 1)), (n * h * w, cin))
+        cols = rows @ xp.reshape(weight, (cin, cout * kh * kw))  # (N*H*W, Cout*kh*kw)
+        cols = xp.reshape(cols, (n, h, w, cout, kh, kw))
+        shape = (n, cout) + self.output_size
+        return col2im(cols, shape, (kh, kw), self.stride, self.padding, self.dilation)
+
+    def backward(self, gy):
+        x, weight = self.inputs
+        args = (self.stride, self.padding, self.dilation)
+        gx = Conv2d(*args)(gy, weight) if self.needs_input_grad[0] else None
+        gw = Conv2dGradWeight(*args, weight.shape[2:])(gy, x) if self.needs_input_grad[1] else None
+        return gx, gw
+
+
+class Conv2dGradWeight(Function):
+    """dW = sum over batch and pixels of gy (outer) im2col(x):  gy^T (N*OH*OW, O) times the columns.
+
+    The weight gradient of conv2d as an op of its own, so that it can be differentiated:
+    its backward is a conv2d (for gy) and a transposed conv (for x), both with ggW.
+    """
+
+    def __init__(self, stride, padding, dilation, kernel):
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.kernel = tuple(kernel)
+
+    def forward(self, x, gy):
+        xp = get_namespace(x, gy)
+        n, o, oh, ow = gy.shape
+        cols, _ = im2col(x, self.kernel, self.stride, self.padding, self.dilation)
+        gy_rows = xp.reshape(xp.permute_dims(gy, (1, 0, 2, 3)), (o, n * oh * ow))
+        return xp.reshape(gy_rows @ cols, (o, x.shape[1]) + self.kernel)
+
+    def backward(self, ggw):
+        x, gy = self.inputs
+        args = (self.stride, self.padding, self.dilation)
+        gx = ConvTranspose2d(*args, x.shape[2:])(gy, ggw) if self.needs_input_grad[0] else None
+        ggy = Conv2d(*args)(x, ggw) if self.needs_input_grad[1] else None
+        return gx, ggy
+
+
+def _check_conv_args(op, x, weight, bias, channel_axis, stride, padding, dilation):
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D weight, got shape {weight.shape}")
+    if x.shape[1] != weight.shape[channel_axis]:
+        layout = "(out, in, kh, kw)" if channel_axis == 1 else "(in, out, kh, kw)"
+        raise ValueError(
+            f"{op}: input has {x.shape[1]} channels (shape {x.shape}) but the weight {layout} "
+            f"of shape {weight.shape} expects {weight.shape[channel_axis]}"
+        )
+    stride, padding, dilation = (_pair(v, n, op) for v, n in ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got stride={stride}, padding={padding}, dilation={dilation}")
+    out_channels = weight.shape[1 - channel_axis]
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{op}: bias must have shape ({out_channels},), got {bias.shape}")
+    return stride, padding, dilation
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """y = W (cross-correlated with) x + b;  x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW)."""
+    stride, padding, dilation = _check_conv_args("conv2d", x, weight, bias, 1, stride, padding, dilation)
+    out = tuple(conv_output_size(x.shape[2 + i], weight.shape[2 + i], stride[i], padding[i], dilation[i]) for i in range(2))
+    if min(out) < 1:
+        raise ValueError(
+            f"conv2d: input of spatial size {x.shape[2:]} (padded by {padding}) is smaller than the "
+            f"dilated kernel {tuple(dilation[i] * (weight.shape[2 + i] - 1) + 1 for i in range(2))}"
+        )
+    y = Conv2d(stride, padding, dilation)(x, weight)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1):
+    """The adjoint of conv2d;  x (N, Cin, H, W), weight (Cin, Cout, kh, kw) -> (N, Cout, OH, OW)."""
+    stride, padding, dilation = _check_conv_args("conv_transpose2d", x, weight, bias, 0, stride, padding, dilation)
+    output_padding = _pair(output_padding, "output_padding", "conv_transpose2d")
+    for i in range(2):
+        if not 0 <= output_padding[i] < max(stride[i], dilation[i]):
+            raise ValueError(
+                f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride} "
+                f"or dilation {dilation} in each dimension"
+            )
+    out = tuple(
+        conv_transpose_output_size(x.shape[2 + i], weight.shape[2 + i], stride[i], padding[i], output_padding[i], dilation[i])
+        for i in range(2)
+    )
+    if min(out) < 1:
+        raise ValueError(f"conv_transpose2d: the output size {out} is not positive; reduce padding {padding}")
+    y = ConvTranspose2d(stride, padding, dilation, out)(x, weight)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
