@@ -208,31 +208,31 @@ def scatter_add(target, axis, indices, values):
 
 
 def sliding_windows(x, kernel, stride, dilation):
-    """A (N, C, OH, OW, kh, kw) array of the kernel-sized windows of a padded NCHW ``x``.
+    """A (N, OH, OW, kh, kw, C) array of the kernel-sized windows of a padded channels-last ``x``.
 
-    NumPy and CuPy return a strided *view* (no copy: element [n, c, p, q, i, j] is
-    x[n, c, p*sh + i*dh, q*sw + j*dw]); the standard has no stride tricks, so the
-    portable path stacks kh*kw strided slices, one per kernel offset.
+    ``x`` is (N, H, W, C). NumPy and CuPy return a strided *view* (no copy: element
+    [n, p, q, i, j, c] is x[n, p*sh + i*dh, q*sw + j*dw, c]); the standard has no
+    stride tricks, so the portable path stacks kh*kw strided slices, one per offset.
     """
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    n, c, h, w = x.shape
+    n, h, w, c = x.shape
     oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
     device = device_of(x)
     if device in ("cpu", "cuda"):
         lib = np if device == "cpu" else _cupy()
         s0, s1, s2, s3 = x.strides
         return lib.lib.stride_tricks.as_strided(
-            x, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw)
+            x, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3)
         )
     xp = get_namespace(x)
     rows = []
     for i in range(kh):  # kh*kw slices: cheap next to the matrix product that follows
         cols = [
-            x[:, :, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw]
+            x[:, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw, :]
             for j in range(kw)
         ]
-        rows.append(xp.stack(cols, axis=-1))
-    return xp.stack(rows, axis=-2)
+        rows.append(xp.stack(cols, axis=3))
+    return xp.stack(rows, axis=3)
 
 
 # ---------------------------------------------------------------- random numbers

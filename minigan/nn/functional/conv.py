@@ -6,6 +6,10 @@ convolution is the adjoint of the convolution: it multiplies by W^T and adds the
 columns back into overlapping windows (col2im). The backward of each is written
 with the other (and with ``Conv2dGradWeight``), so second derivatives flow through
 both, as a WGAN-GP critic made of convolutions needs.
+
+Tensors are NCHW, as in PyTorch, but the arrays these ops return are channels-last
+in memory (an NCHW *view* of an NHWC array): a window's row is then a run of
+contiguous channels, which makes im2col's copy and col2im's adds fast.
 """
 
 from __future__ import annotations
@@ -31,44 +35,58 @@ def conv_transpose_output_size(size, kernel, stride=1, padding=0, output_padding
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
+def _channels_last(x):
+    """The (N, H, W, C) view of an NCHW array: free, and contiguous when we made x."""
+    return get_namespace(x).permute_dims(x, (0, 2, 3, 1))
+
+
+def _channels_first(x):
+    return get_namespace(x).permute_dims(x, (0, 3, 1, 2))
+
+
 def _pad(x, padding):
-    """Zero-pad the two spatial dimensions of an NCHW array (the standard has no pad)."""
+    """Zero-pad the two spatial dimensions of an (N, H, W, C) array (the standard has no pad)."""
     ph, pw = padding
     if ph == 0 and pw == 0:
         return x
     xp = get_namespace(x)
-    n, c, h, w = x.shape
-    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    out[:, :, ph:ph + h, pw:pw + w] = x
+    n, h, w, c = x.shape
+    out = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+    out[:, ph:ph + h, pw:pw + w, :] = x
     return out
 
 
 def im2col(x, kernel, stride, padding, dilation):
-    """(N, C, H, W) -> (N*OH*OW, C*kh*kw): one row per output pixel, holding its window."""
+    """(N, C, H, W) -> (N*OH*OW, kh*kw*C): one row per output pixel, holding its window."""
     xp = get_namespace(x)
-    windows = sliding_windows(_pad(x, padding), kernel, stride, dilation)  # (N, C, OH, OW, kh, kw)
-    n, c, oh, ow, kh, kw = windows.shape
-    rows = xp.permute_dims(windows, (0, 2, 3, 1, 4, 5))
-    return xp.reshape(rows, (n * oh * ow, c * kh * kw)), (oh, ow)
+    windows = sliding_windows(_pad(_channels_last(x), padding), kernel, stride, dilation)
+    n, oh, ow, kh, kw, c = windows.shape
+    return xp.reshape(windows, (n * oh * ow, kh * kw * c)), (oh, ow)
 
 
 def col2im(cols, shape, kernel, stride, padding, dilation):
-    """The adjoint of im2col: add each row's window back into an (N, C, H, W) array.
+    """The adjoint of im2col: add each window in ``cols`` (N, H', W', kh, kw, C) back into (N, C, H, W).
 
-    ``cols`` is (N, H', W', C, kh, kw); overlapping windows add up. The loop runs over
-    the kh*kw kernel offsets only, each one strided slice-add over the whole batch.
+    Overlapping windows add up. The loop runs over the kh*kw kernel offsets only,
+    each one strided slice-add over the whole batch.
     """
     xp = get_namespace(cols)
     n, c, h, w = shape
     (kh, kw), (sh, sw), (dh, dw), (ph, pw) = kernel, stride, dilation, padding
-    _, rows_h, rows_w = cols.shape[:3]
-    canvas = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    per_offset = xp.permute_dims(cols, (4, 5, 0, 3, 1, 2))  # (kh, kw, N, C, H', W')
+    rows_h, rows_w = cols.shape[1:3]
+    canvas = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
-            canvas[:, :, top:top + (rows_h - 1) * sh + 1:sh, left:left + (rows_w - 1) * sw + 1:sw] += per_offset[i, j, ...]
-    return canvas[:, :, ph:ph + h, pw:pw + w]
+            canvas[:, top:top + (rows_h - 1) * sh + 1:sh, left:left + (rows_w - 1) * sw + 1:sw, :] += cols[:, :, :, i, j, :]
+    return _channels_first(canvas[:, ph:ph + h, pw:pw + w, :])
+
+
+def _flat_weight(weight):
+    """(A, B, kh, kw) -> (A, kh*kw*B): the kernel laid out in the order im2col uses (offset, channel)."""
+    xp = get_namespace(weight)
+    a, b, kh, kw = weight.shape
+    return xp.reshape(xp.permute_dims(weight, (0, 2, 3, 1)), (a, kh * kw * b))
 
 
 class Conv2d(Function):
@@ -84,15 +102,20 @@ class Conv2d(Function):
         xp = get_namespace(x, weight)
         o = weight.shape[0]
         cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation)
-        y = cols @ xp.permute_dims(xp.reshape(weight, (o, -1)), (1, 0))  # (N*OH*OW, O)
-        return xp.permute_dims(xp.reshape(y, (x.shape[0], oh, ow, o)), (0, 3, 1, 2))
+        self.cols = cols  # the weight gradient needs the same columns: keep them, don't redo im2col
+        y = cols @ xp.permute_dims(_flat_weight(weight), (1, 0))  # (N*OH*OW, O)
+        return _channels_first(xp.reshape(y, (x.shape[0], oh, ow, o)))
 
     def backward(self, gy):
         x, weight = self.inputs
         args = (self.stride, self.padding, self.dilation)
         gx = ConvTranspose2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
-        gw = Conv2dGradWeight(*args, weight.shape[2:])(x, gy) if self.needs_input_grad[1] else None
+        gw = Conv2dGradWeight(*args, weight.shape[2:], self.cols)(x, gy) if self.needs_input_grad[1] else None
         return gx, gw
+
+    def release(self):
+        super().release()
+        self.cols = None
 
 
 class ConvTranspose2d(Function):
@@ -109,9 +132,9 @@ class ConvTranspose2d(Function):
         xp = get_namespace(x, weight)
         n, cin, h, w = x.shape
         _, cout, kh, kw = weight.shape
-        rows = xp.reshape(xp.permute_dims(x, (0, 2, 3, 1)), (n * h * w, cin))
-        cols = rows @ xp.reshape(weight, (cin, cout * kh * kw))  # (N*H*W, Cout*kh*kw)
-        cols = xp.reshape(cols, (n, h, w, cout, kh, kw))
+        rows = xp.reshape(_channels_last(x), (n * h * w, cin))
+        cols = rows @ _flat_weight(weight)  # (N*H*W, kh*kw*Cout)
+        cols = xp.reshape(cols, (n, h, w, kh, kw, cout))
         shape = (n, cout) + self.output_size
         return col2im(cols, shape, (kh, kw), self.stride, self.padding, self.dilation)
 
@@ -124,22 +147,28 @@ class ConvTranspose2d(Function):
 
 
 class Conv2dGradWeight(Function):
-    """dW = sum over batch and pixels of gy (outer) im2col(x):  gy^T (N*OH*OW, O) times the columns.
+    """dW = sum over batch and pixels of gy (outer) im2col(x):  gy^T (O, N*OH*OW) times the columns.
 
     The weight gradient of conv2d as an op of its own, so that it can be differentiated:
     its backward is a conv2d (for gy) and a transposed conv (for x), both with ggW.
+    ``cols``, when given, is im2col(x) kept from the forward pass.
     """
 
-    def __init__(self, stride, padding, dilation, kernel):
+    def __init__(self, stride, padding, dilation, kernel, cols=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        self.kernel = tuple(kernel)
+        self.kernel, self.cols = tuple(kernel), cols
 
     def forward(self, x, gy):
         xp = get_namespace(x, gy)
         n, o, oh, ow = gy.shape
-        cols, _ = im2col(x, self.kernel, self.stride, self.padding, self.dilation)
-        gy_rows = xp.reshape(xp.permute_dims(gy, (1, 0, 2, 3)), (o, n * oh * ow))
-        return xp.reshape(gy_rows @ cols, (o, x.shape[1]) + self.kernel)
+        cols = self.cols
+        if cols is None:
+            cols, _ = im2col(x, self.kernel, self.stride, self.padding, self.dilation)
+        self.cols = None  # used once; the backward below needs x and gy, not the columns
+        gy_rows = xp.reshape(_channels_last(gy), (n * oh * ow, o))
+        flat = xp.permute_dims(gy_rows, (1, 0)) @ cols  # (O, kh*kw*C)
+        kh, kw = self.kernel
+        return xp.permute_dims(xp.reshape(flat, (o, kh, kw, x.shape[1])), (0, 3, 1, 2))
 
     def backward(self, ggw):
         x, gy = self.inputs
