@@ -165,7 +165,7 @@ def asarray(data, dtype=None, device=None):
             dtype = "bool"
         else:
             raise TypeError(f"cannot make a tensor from data of dtype {host.dtype}")
-    host = host.astype(dtype_name(dtype), copy=False)
+    host = host.astype(dtype_name(dtype), copy=True)  # a tensor owns its data: never alias the caller's array
     if device == "cpu":
         return host
     return to_device(host, device)
