@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import backend
-from .autograd import enable_grad, grad, no_grad
+from .autograd import enable_grad, grad
 from .tensor import Tensor
 
 
@@ -110,8 +110,8 @@ def _numeric_jacobians(fn, inputs, checked, eps, rows):
                     moved = host.copy().ravel()
                     moved[j] += step
                     x.data = backend.asarray(moved.reshape(host.shape), dtype="float64", device=x.device)
-                    with no_grad():
-                        columns.append(_flat_host(_as_outputs(fn(*inputs))))
+                    # grad mode stays on: fn may differentiate inside (a gradient penalty does)
+                    columns.append(_flat_host(_as_outputs(fn(*inputs))))
                 jac[:, j] = (columns[0] - columns[1]) / (2 * eps)
         finally:
             x.data = original
