@@ -83,7 +83,8 @@ class _ConvNd(Module):
     def _check_input(self, x):
         c = self.in_channels
         if x.ndim != 4:
-            hint = "; for a single image add a batch dimension with x.unsqueeze(0)" if x.ndim == 3 else ""
+            single_image = x.ndim == 3 and x.shape[0] == c
+            hint = "; for a single image add a batch dimension with x.unsqueeze(0)" if single_image else ""
             raise ValueError(f"{self._label()}: expected a 4-D input (N, {c}, H, W), got shape {x.shape}{hint}")
         if x.shape[1] != c:
             raise ValueError(f"{self._label()}: expected input with {c} channels (N, {c}, H, W), got shape {x.shape}")

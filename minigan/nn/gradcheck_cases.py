@@ -69,10 +69,10 @@ layer_case(
     "Conv2d", "Conv2d(2, 2, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2))",
     lambda: Conv2d(2, 2, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2)), (1, 2, 4, 4), seed=102,
 )
-layer_case("Conv2d", "Conv2d(1, 2, 4, 2, 1, bias=False)", lambda: Conv2d(1, 2, 4, 2, 1, bias=False), (2, 1, 4, 4), seed=103)
+layer_case("Conv2d", "Conv2d(1, 2, 4, 2, 1, bias=False)", lambda: Conv2d(1, 2, 4, 2, 1, bias=False), (1, 1, 4, 4), seed=103)
 layer_case(
     "ConvTranspose2d", "ConvTranspose2d(2, 1, 3, 2, 1, output_padding=1)",
-    lambda: ConvTranspose2d(2, 1, 3, 2, 1, output_padding=1), (1, 2, 3, 3), seed=104,
+    lambda: ConvTranspose2d(2, 1, 3, 2, 1, output_padding=1), (1, 2, 2, 2), seed=104,
 )
 layer_case(
     "ConvTranspose2d", "ConvTranspose2d(2, 1, (2, 3), stride=(1, 2), dilation=(2, 1), bias=False)",
@@ -91,8 +91,8 @@ layer_case("Flatten", "Flatten()", Flatten, (2, 2, 2, 3), seed=115)
 layer_case("Unflatten", "Unflatten(1, (2, 3))", lambda: Unflatten(1, (2, 3)), (2, 6), seed=116)
 layer_case(
     "Sequential", "generator block: ConvT -> BatchNorm2d -> ReLU -> Conv -> Tanh",
-    lambda: Sequential(ConvTranspose2d(1, 2, 4, 2, 1, bias=False), BatchNorm2d(2), ReLU(), Conv2d(2, 1, 1), Tanh()),
-    (2, 1, 2, 2), seed=117,
+    lambda: Sequential(ConvTranspose2d(1, 2, 2, 2, bias=False), BatchNorm2d(2), ReLU(), Conv2d(2, 1, 1), Tanh()),
+    (2, 1, 1, 2), seed=117,
 )
 layer_case(
     "Sequential", "critic block: Conv -> LeakyReLU -> Dropout -> Flatten -> Linear",

@@ -102,7 +102,7 @@ class Module:
             )
         params, buffers, modules = self.__dict__.get("_parameters"), self.__dict__.get("_buffers"), self.__dict__.get("_modules")
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, params)
             params[name] = value
         elif params is not None and name in params:
             if value is not None:
@@ -112,7 +112,7 @@ class Module:
                 )
             params[name] = None
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, modules)
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
@@ -125,11 +125,13 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Remove ``name`` from every registry and the plain attributes, before re-registering it."""
+    def _forget(self, name, keep):
+        """Remove ``name`` from the plain attributes and from every registry but ``keep``, where
+        overwriting it in place keeps its position (and so the order of the state dict)."""
         self.__dict__.pop(name, None)
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent_buffers.discard(name)
 
     def __getattr__(self, name):
@@ -163,7 +165,7 @@ class Module:
         self._check_new_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer('{name}'): expected a Tensor or None, got {type(tensor).__name__}")
-        self._forget(name)
+        self._forget(name, self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -172,14 +174,14 @@ class Module:
         self._check_new_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter('{name}'): expected an nn.Parameter or None, got {type(param).__name__}")
-        self._forget(name)
+        self._forget(name, self._parameters)
         self._parameters[name] = param
 
     def add_module(self, name, module):
         self._check_new_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module('{name}'): expected a Module or None, got {type(module).__name__}")
-        self._forget(name)
+        self._forget(name, self._modules)
         self._modules[name] = module
 
     register_module = add_module
