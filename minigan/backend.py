@@ -108,16 +108,19 @@ def device_of(array) -> str:
 
 # ---------------------------------------------------------------- dtypes
 
-@functools.lru_cache(maxsize=64)  # asked on every op; NumPy's dtype.name is slow
 def dtype_name(dtype) -> str:
     """'float32' for np.float32, cupy.float32, array_api_strict.float32 or 'float32'."""
     if isinstance(dtype, str):
-        name = dtype
-    elif type(dtype).__module__.startswith("array_api_strict"):
-        name = str(dtype).rsplit(".", 1)[-1]
-    else:
-        name = np.dtype(dtype).name
-    return name
+        return dtype
+    # The type is part of the key: a strict dtype hashes like NumPy's but must not be compared with it.
+    return _dtype_name(type(dtype), dtype)
+
+
+@functools.lru_cache(maxsize=64)  # asked on every op; NumPy's dtype.name is slow
+def _dtype_name(kind, dtype) -> str:
+    if kind.__module__.startswith("array_api_strict"):
+        return str(dtype).rsplit(".", 1)[-1]
+    return np.dtype(dtype).name
 
 
 def dtype_of(name_or_dtype, xp):
@@ -181,10 +184,11 @@ def ensure_array(result):
 # ---------------------------------------------------------------- beyond the standard
 
 def scatter_add(target, axis, indices, values):
-    """``target[..., indices[j], ...] += values[..., j, ...]`` along ``axis``, repeats adding up.
+    """Return ``target`` with ``values[..., j, ...]`` added at ``indices[j]`` along ``axis``, repeats adding up.
 
-    NumPy has ``np.add.at`` and CuPy ``cupyx.scatter_add``; the standard has neither,
-    so the portable path builds a one-hot matrix and uses one matrix product.
+    NumPy has ``np.add.at`` and CuPy ``cupyx.scatter_add`` (which update ``target`` in
+    place); the standard has neither, so the portable path builds a one-hot matrix,
+    uses one matrix product and returns a new array. Always use the returned array.
     """
     xp = get_namespace(target)
     device = device_of(target)
