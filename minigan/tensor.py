@@ -350,7 +350,7 @@ class ToDevice(Function):
 
 
 def as_tensor(value, like=None) -> Tensor:
-    """``value`` as a Tensor; Python numbers take the dtype and device of ``like``."""
+    """``value`` as a Tensor; Python numbers take the dtype and device of ``like``, arrays its device."""
     if isinstance(value, Tensor):
         return value
     if like is not None and isinstance(value, (int, float, bool, np.generic)):
@@ -361,7 +361,7 @@ def as_tensor(value, like=None) -> Tensor:
             value = int(value)
         return Tensor(backend.asarray(value, dtype=dtype, device=like.device))
     if _is_raw_array(value):
-        return Tensor(value)
+        return Tensor(value if like is None else backend.to_device(value, like.device))
     return Tensor(backend.asarray(value, device=like.device if like is not None else None))
 
 

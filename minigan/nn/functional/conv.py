@@ -19,7 +19,7 @@ from ...backend import get_namespace, sliding_windows
 
 
 def _pair(value, name, op):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
         raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     return pair
@@ -56,10 +56,16 @@ def _pad(x, padding):
     return out
 
 
-def im2col(x, kernel, stride, padding, dilation):
-    """(N, C, H, W) -> (N*OH*OW, kh*kw*C): one row per output pixel, holding its window."""
+def im2col(x, kernel, stride, padding, dilation, output_size=None):
+    """(N, C, H, W) -> (N*OH*OW, kh*kw*C): one row per output pixel, holding its window.
+
+    ``output_size`` keeps only the first (OH, OW) windows: the adjoint of a transposed
+    convolution whose output_padding added pixels that no window of the input reaches.
+    """
     xp = get_namespace(x)
     windows = sliding_windows(_pad(_channels_last(x), padding), kernel, stride, dilation)
+    if output_size is not None:
+        windows = windows[:, :output_size[0], :output_size[1], ...]
     n, oh, ow, kh, kw, c = windows.shape
     return xp.reshape(windows, (n * oh * ow, kh * kw * c)), (oh, ow)
 
@@ -95,13 +101,14 @@ class Conv2d(Function):
     x (N, C, H, W), weight (O, C, kh, kw) -> y (N, O, OH, OW).
     """
 
-    def __init__(self, stride, padding, dilation):
+    def __init__(self, stride, padding, dilation, output_size=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.output_size = output_size
 
     def forward(self, x, weight):
         xp = get_namespace(x, weight)
         o = weight.shape[0]
-        cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation)
+        cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation, self.output_size)
         self.cols = cols  # the weight gradient needs the same columns: keep them, don't redo im2col
         y = cols @ xp.permute_dims(_flat_weight(weight), (1, 0))  # (N*OH*OW, O)
         return _channels_first(xp.reshape(y, (x.shape[0], oh, ow, o)))
@@ -141,7 +148,7 @@ class ConvTranspose2d(Function):
     def backward(self, gy):
         x, weight = self.inputs
         args = (self.stride, self.padding, self.dilation)
-        gx = Conv2d(*args)(gy, weight) if self.needs_input_grad[0] else None
+        gx = Conv2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
         gw = Conv2dGradWeight(*args, weight.shape[2:])(gy, x) if self.needs_input_grad[1] else None
         return gx, gw
 
@@ -163,7 +170,7 @@ class Conv2dGradWeight(Function):
         n, o, oh, ow = gy.shape
         cols = self.cols
         if cols is None:
-            cols, _ = im2col(x, self.kernel, self.stride, self.padding, self.dilation)
+            cols, _ = im2col(x, self.kernel, self.stride, self.padding, self.dilation, (oh, ow))
         self.cols = None  # used once; the backward below needs x and gy, not the columns
         gy_rows = xp.reshape(_channels_last(gy), (n * oh * ow, o))
         flat = xp.permute_dims(gy_rows, (1, 0)) @ cols  # (O, kh*kw*C)
@@ -174,7 +181,7 @@ class Conv2dGradWeight(Function):
         x, gy = self.inputs
         args = (self.stride, self.padding, self.dilation)
         gx = ConvTranspose2d(*args, x.shape[2:])(gy, ggw) if self.needs_input_grad[0] else None
-        ggy = Conv2d(*args)(x, ggw) if self.needs_input_grad[1] else None
+        ggy = Conv2d(*args, gy.shape[2:])(x, ggw) if self.needs_input_grad[1] else None
         return gx, ggy
 
 
