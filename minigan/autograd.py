@@ -14,7 +14,7 @@ import functools
 import threading
 import weakref
 
-from .backend import ensure_array
+from .backend import device_of, ensure_array
 
 _state = threading.local()
 
@@ -70,6 +70,13 @@ class Function:
         from .tensor import Tensor, as_tensor
 
         tensors = [x if isinstance(x, Tensor) else as_tensor(x, like=_first_tensor(inputs)) for x in inputs]
+        if len(tensors) > 1:
+            devices = {device_of(t.data) for t in tensors}
+            if len(devices) > 1:
+                raise RuntimeError(
+                    f"{type(self).__name__}: inputs are on different devices ({', '.join(sorted(devices))}); "
+                    "move them to one device first with tensor.to(device)"
+                )
         output = Tensor(ensure_array(self.forward(*(t.data for t in tensors))))
         self.needs_input_grad = tuple(t.requires_grad for t in tensors)
         if is_grad_enabled() and any(self.needs_input_grad):
@@ -252,12 +259,15 @@ def backward(tensor, grad=None, retain_graph=None, create_graph=False):
     if retain_graph is None:
         retain_graph = create_graph
     found = _run_backward([tensor], [grad], None, retain_graph, create_graph)
-    handed_out = set()
     for leaf, g in found.values():
-        if id(g.data) in handed_out:  # one array reached two leaves (as in a + b): give each its own
-            g = Tensor(g.get_namespace().asarray(g.data, copy=True)) if not create_graph else g * 1
-        handed_out.add(id(g.data))
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        if leaf.grad is not None:
+            leaf.grad = leaf.grad + g
+        elif create_graph:
+            leaf.grad = g
+        else:
+            # A gradient may be a broadcast view or shared with another leaf (as in a + b);
+            # each leaf gets an array of its own, which optimizers may then update in place.
+            leaf.grad = Tensor(g.get_namespace().asarray(g.data, copy=True))
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

@@ -205,6 +205,7 @@ def scatter_add(target, axis, indices, values):
         cupyx.scatter_add(target, tuple(index), values)
         return target
     n = target.shape[axis]
+    indices = xp.where(indices < 0, indices + n, indices)  # a one-hot match needs non-negative positions
     one_hot = xp.astype(xp.arange(n)[:, None] == xp.reshape(indices, (1, -1)), target.dtype)
     moved = xp.moveaxis(values, axis, -1)  # (..., k)
     summed = xp.matmul(moved, xp.permute_dims(one_hot, (1, 0)))  # (..., n)

@@ -1,7 +1,8 @@
 """``python -m minigan``: the command line.
 
-Subcommands: ``gradcheck`` (check every registered op and layer against finite
-differences and print a table).
+Subcommands: ``train`` (train a GAN from a preset or a config), ``sample`` (draw
+from a trained generator), ``gradcheck`` (check every registered op and layer
+against finite differences and print a table).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ class _Parser(argparse.ArgumentParser):
 def _parser():
     parser = _Parser(prog="python -m minigan", description="minigan: a small deep-learning framework for GANs")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from .gan.commands import add_sample_parser, add_train_parser
+
+    add_train_parser(sub)
+    add_sample_parser(sub)
     check = sub.add_parser("gradcheck", help="check the gradients of every op and layer against finite differences")
     check.add_argument("--device", default="cpu", help="cpu, cuda or strict (array-api-strict)")
     check.add_argument("--only", action="append", metavar="NAME", help="check only this op or layer (repeatable)")
@@ -60,4 +65,6 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "gradcheck":
         return gradcheck_command(args)
-    return 2
+    from .gan.commands import sample_command, train_command
+
+    return {"train": train_command, "sample": sample_command}[args.command](args)

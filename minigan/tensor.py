@@ -165,29 +165,40 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ arithmetic
+    def _with(self, other):
+        """The operands of a binary op; an integer tensor meeting a Python float becomes float32, as in PyTorch."""
+        if isinstance(other, float) and not self.is_floating_point():
+            a = self.to(dtype="float32")
+            return a, as_tensor(other, like=a)
+        return self, as_tensor(other, like=self)
+
     def __add__(self, other):
-        return ops.add(self, as_tensor(other, like=self))
+        return ops.add(*self._with(other))
 
     def __radd__(self, other):
-        return ops.add(as_tensor(other, like=self), self)
+        a, b = self._with(other)
+        return ops.add(b, a)
 
     def __sub__(self, other):
-        return ops.sub(self, as_tensor(other, like=self))
+        return ops.sub(*self._with(other))
 
     def __rsub__(self, other):
-        return ops.sub(as_tensor(other, like=self), self)
+        a, b = self._with(other)
+        return ops.sub(b, a)
 
     def __mul__(self, other):
-        return ops.mul(self, as_tensor(other, like=self))
+        return ops.mul(*self._with(other))
 
     def __rmul__(self, other):
-        return ops.mul(as_tensor(other, like=self), self)
+        a, b = self._with(other)
+        return ops.mul(b, a)
 
     def __truediv__(self, other):
-        return ops.div(self, as_tensor(other, like=self))
+        return ops.div(*self._with(other))
 
     def __rtruediv__(self, other):
-        return ops.div(as_tensor(other, like=self), self)
+        a, b = self._with(other)
+        return ops.div(b, a)
 
     def __neg__(self):
         return ops.neg(self)

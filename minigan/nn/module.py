@@ -9,12 +9,13 @@ checkpoints, with PyTorch's key names) and ``train()``/``eval()``.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, zeros
 
 
 class Parameter(Tensor):
@@ -26,7 +27,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
-            data = backend.namespace_for(None).zeros((0,))
+            data = zeros(0)  # an empty float32 placeholder, as torch.nn.Parameter() gives
         if isinstance(data, Tensor):
             data = data.data  # only the values: a Parameter is always a leaf
         super().__init__(data, requires_grad=requires_grad)
@@ -61,9 +62,10 @@ class Module:
             def __init__(self):
                 super().__init__()
                 self.fc = nn.Linear(100, 784)
+                self.out = nn.Tanh()
 
             def forward(self, z):
-                return self.fc(z).tanh()
+                return self.out(self.fc(z))
     """
 
     def __init__(self):
@@ -355,6 +357,13 @@ class Module:
         either way. Nothing is copied unless every check passes. Returns
         ``(missing_keys, unexpected_keys)``.
         """
+        if isinstance(state_dict, (str, os.PathLike)):
+            raise TypeError(f"load_state_dict expects a state dict, not a path: use model.load_state_dict(nn.load({str(state_dict)!r}))")
+        if not hasattr(state_dict, "keys") or isinstance(state_dict, Module):
+            raise TypeError(
+                f"load_state_dict expects a dict name -> Tensor or array (another model's .state_dict(), or "
+                f"nn.load(path)), got {type(state_dict).__name__}"
+            )
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]

@@ -32,6 +32,21 @@ def matmul(a, b):
     """a @ b; a 1-D operand is treated as a row (first) or column (second) vector, as in NumPy."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
+    inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if a.shape[-1] != inner_b:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} do not fit: the last dimension of the first ({a.shape[-1]}) "
+            f"must equal the {'only' if b.ndim == 1 else 'second-to-last'} dimension of the second ({inner_b})"
+        )
+    if a.ndim > 2 and b.ndim > 2:
+        from .elementwise import broadcast_shape
+
+        try:
+            broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul: the batch dimensions of shapes {a.shape} and {b.shape} ({a.shape[:-2]} and {b.shape[:-2]}) cannot be broadcast together"
+            ) from None
     if a.ndim == 1 and b.ndim == 1:
         return reshape(MatMul()(reshape(a, (1, -1)), reshape(b, (-1, 1))), ())
     if a.ndim == 1:

@@ -145,8 +145,11 @@ def _extreme(a, dim, keepdim, largest):
         return Amax(_dims(None, a.ndim, op), False, largest)(a)
     if not isinstance(dim, int):
         raise TypeError(f"{op}: dim must be one int (use amax/amin for several dimensions)")
-    (d,) = _dims(dim, a.ndim, op)
     xp = a.get_namespace()
+    if a.ndim == 0:  # as PyTorch: a 0-d tensor is its own maximum, at index 0
+        _dims(dim, 0, op)
+        return MaxResult(Amax((), keepdim, largest)(a), Tensor(xp.zeros((), dtype=xp.int64)))
+    (d,) = _dims(dim, a.ndim, op)
     arg = xp.argmax if largest else xp.argmin
     indices = Tensor(xp.astype(arg(a.data, axis=d, keepdims=keepdim), xp.int64))
     return MaxResult(Amax((d,), keepdim, largest)(a), indices)

@@ -273,6 +273,10 @@ def index_select(a, dim, index):
     index = xp.asarray(index) if not hasattr(index, "shape") else index
     if index.ndim != 1:
         raise ValueError(f"index_select: index must be one-dimensional, got shape {index.shape}")
+    n = a.shape[dim]
+    if index.shape[0] and (int(xp.min(index)) < -n or int(xp.max(index)) >= n):
+        raise IndexError(f"index_select: indices from {int(xp.min(index))} to {int(xp.max(index))} are out of range for dimension {dim} of size {n}")
+    index = xp.where(index < 0, index + n, index)  # scatter_add's portable path matches positions, so no negatives
     return IndexSelect(dim, index)(a)
 
 

@@ -1,0 +1,154 @@
+"""The generators and discriminators of the training presets, built from ``minigan.nn`` layers.
+
+- ``MLPGenerator``/``MLPDiscriminator``: small MLPs for the 2-D mixtures.
+- ``ImageMLPGenerator``/``ImageMLPDiscriminator``: the classic fully connected GAN for 28x28 images.
+- ``DCGANGenerator``/``DCGANDiscriminator``: the DCGAN for 28x28 (Radford et al. 2016, sized for MNIST);
+  ``DCGANDiscriminator(batch_norm=False)`` is the critic for WGAN-GP, whose penalty is
+  per sample and must not see batch statistics.
+
+Discriminators return one raw score (a logit, or a critic value) per sample: shape (N,).
+"""
+
+from __future__ import annotations
+
+from .. import nn
+
+
+class MLPGenerator(nn.Module):
+    """z (N, latent_dim) -> x (N, out_dim): ``layers`` hidden layers of ``hidden`` ReLU units."""
+
+    def __init__(self, latent_dim=2, hidden=128, layers=3, out_dim=2):
+        super().__init__()
+        self.latent_dim = latent_dim
+        blocks, width = [], latent_dim
+        for _ in range(layers):
+            blocks += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.net = nn.Sequential(*blocks, nn.Linear(width, out_dim))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (N, in_dim) -> score (N,): ``layers`` hidden layers of ``hidden`` LeakyReLU(0.2) units.
+
+    ``pack`` > 1 makes it a PacGAN discriminator: it scores ``pack`` samples at once,
+    concatenated, so its input is (N, pack * in_dim).
+    """
+
+    def __init__(self, in_dim=2, hidden=128, layers=3, pack=1):
+        super().__init__()
+        blocks, width = [], in_dim * pack
+        for _ in range(layers):
+            blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.net = nn.Sequential(*blocks, nn.Linear(width, 1))
+
+    def forward(self, x):
+        return self.net(x).reshape(-1)
+
+
+class ImageMLPGenerator(nn.Module):
+    """z (N, latent_dim) -> image (N, C, H, W) in [-1, 1]: 256-512-1024 LeakyReLU(0.2) units, tanh."""
+
+    def __init__(self, latent_dim=100, image_shape=(1, 28, 28), hidden=(256, 512, 1024)):
+        super().__init__()
+        self.latent_dim = latent_dim
+        pixels = image_shape[0] * image_shape[1] * image_shape[2]
+        blocks, width = [], latent_dim
+        for h in hidden:
+            blocks += [nn.Linear(width, h), nn.LeakyReLU(0.2)]
+            width = h
+        self.net = nn.Sequential(*blocks, nn.Linear(width, pixels), nn.Tanh(), nn.Unflatten(1, tuple(image_shape)))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class ImageMLPDiscriminator(nn.Module):
+    """image (N, C, H, W) -> score (N,): flatten, 512-256 LeakyReLU(0.2) units, one output."""
+
+    def __init__(self, image_shape=(1, 28, 28), hidden=(512, 256)):
+        super().__init__()
+        blocks, width = [nn.Flatten()], image_shape[0] * image_shape[1] * image_shape[2]
+        for h in hidden:
+            blocks += [nn.Linear(width, h), nn.LeakyReLU(0.2)]
+            width = h
+        self.net = nn.Sequential(*blocks, nn.Linear(width, 1))
+
+    def forward(self, x):
+        return self.net(x).reshape(-1)
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) -> image (N, C, 28, 28) in [-1, 1].
+
+    Linear to (2 width) x 7 x 7, BatchNorm, ReLU; ConvTranspose (k4 s2 p1) to width x 14 x 14,
+    BatchNorm, ReLU; ConvTranspose to C x 28 x 28, tanh. width = 64 gives the 128/64 channels
+    of the classic MNIST DCGAN.
+    """
+
+    def __init__(self, latent_dim=100, width=64, image_channels=1):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
+            nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(width, image_channels, 4, stride=2, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class DCGANDiscriminator(nn.Module):
+    """image (N, C, 28, 28) -> score (N,).
+
+    Conv (k4 s2 p1) to width x 14 x 14, LeakyReLU(0.2); conv to (2 width) x 7 x 7, BatchNorm
+    (unless ``batch_norm=False``: the WGAN-GP critic), LeakyReLU(0.2); linear to one score.
+    """
+
+    def __init__(self, width=64, image_channels=1, batch_norm=True):
+        super().__init__()
+        layers = [
+            nn.Conv2d(image_channels, width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=not batch_norm),
+        ]
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(2 * width))
+        layers += [nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x).reshape(-1)
+
+
+def build_models(config: dict):
+    """The (generator, discriminator) pair a run's ``[model]`` section describes."""
+    model, data = config["model"], config["data"]
+    arch = model["architecture"]
+    pack = model.get("pack", 1)
+    if arch == "mlp":
+        g = MLPGenerator(model["latent_dim"], model["hidden"], model["layers"], out_dim=2)
+        d = MLPDiscriminator(2, model.get("d_hidden", model["hidden"]), model["layers"], pack=pack)
+    elif arch == "image-mlp":
+        g = ImageMLPGenerator(model["latent_dim"])
+        d = ImageMLPDiscriminator()
+    elif arch in ("dcgan", "dcgan-critic"):
+        g = DCGANGenerator(model["latent_dim"], model["width"])
+        d = DCGANDiscriminator(model["width"], batch_norm=arch == "dcgan")
+    else:
+        raise ValueError(f"unknown model architecture {arch!r}: choose mlp, image-mlp, dcgan or dcgan-critic")
+    if model.get("init") == "dcgan":
+        nn.init.dcgan_(g)
+        nn.init.dcgan_(d)
+    del data
+    return g, d

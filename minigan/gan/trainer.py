@@ -1,0 +1,374 @@
+"""The training loop: alternate discriminator and generator updates, log, sample, checkpoint.
+
+One generator step is ``n_critic`` discriminator steps (each on a fresh real batch
+and fresh fakes) followed by one generator step on the last fakes. Everything a
+run needs to continue exactly is checkpointed atomically; a NaN or Inf stops the
+run with the last good checkpoint kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend, optim
+from ..autograd import no_grad
+from ..config import dumps
+from ..data import DataLoader, load_dataset, mixture_modes, sample_mixture
+from ..metrics import mixture_metrics
+from ..tensor import Tensor, randn
+from . import plots
+from .checkpoint import load_checkpoint, save_checkpoint
+from .losses import get_loss
+from .models import build_models
+from .penalties import clip_weights, gradient_penalty, r1_penalty
+
+MIXTURES = ("ring", "grid")
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or gradient became NaN or Inf; the message names the step and the quantity."""
+
+
+def build_data(config):
+    """The training array (N, ...) float32 on the host, and facts about it for plots and metrics."""
+    data = config["data"]
+    name = data["dataset"]
+    if name in MIXTURES:
+        modes, std = mixture_modes(name)
+        points = sample_mixture(modes, std, data["n_samples"], seed=config["train"]["seed"])
+        return points, {"kind": "2d", "modes": modes, "std": std}
+    if name in ("mnist", "fashion-mnist"):
+        images, _ = load_dataset(name, data["split"], data["data_dir"] or None, download=data["download"])
+        return images, {"kind": "image"}
+    raise ValueError(f"unknown dataset {name!r}: choose ring, grid, mnist or fashion-mnist")
+
+
+def build_optimizer(config, parameters, lr):
+    o = config["optim"]
+    name = o["name"]
+    if name == "adam":
+        return optim.Adam(parameters, lr=lr, betas=(o["beta1"], o["beta2"]), weight_decay=o["weight_decay"])
+    if name == "rmsprop":
+        return optim.RMSprop(parameters, lr=lr, momentum=o["momentum"], weight_decay=o["weight_decay"])
+    if name == "sgd":
+        return optim.SGD(parameters, lr=lr, momentum=o["momentum"], weight_decay=o["weight_decay"])
+    raise ValueError(f"unknown optimizer {name!r}: choose adam, rmsprop or sgd")
+
+
+def build_scheduler(config, optimizer, total_steps):
+    """The learning-rate schedule of ``optim.lr_schedule``, stepped once per generator step."""
+    name = config["optim"]["lr_schedule"]
+    if name == "constant":
+        return optim.LambdaLR(optimizer, lambda t: 1.0)
+    if name == "linear":
+        return optim.LinearLR(optimizer, total_steps)
+    if name == "cosine":
+        return optim.CosineAnnealingLR(optimizer, total_steps)
+    raise ValueError(f"unknown lr_schedule {name!r}: choose constant, linear or cosine")
+
+
+def _global_norm(parameters) -> float:
+    total = 0.0
+    for p in parameters:
+        if p.grad is not None:
+            xp = p.grad.get_namespace()
+            total += float(xp.sum(p.grad.data * p.grad.data))
+    return math.sqrt(total)
+
+
+class Trainer:
+    """A GAN run described by a resolved config, writing into ``out_dir``.
+
+        trainer = Trainer(config, "runs/ring")
+        summary = trainer.train()
+    """
+
+    def __init__(self, config, out_dir, resume=False, log=print):
+        self.config, self.log = config, log
+        self.out = Path(out_dir)
+        train, model = config["train"], config["model"]
+        backend.set_device(train["device"])
+        backend.manual_seed(train["seed"])
+        self.data, self.info = build_data(config)
+        self.generator, self.discriminator = build_models(config)
+        self.loss = get_loss(config["loss"]["name"], config["loss"]["label_smoothing"])
+        self.opt_g = build_optimizer(config, self.generator.parameters(), config["optim"]["lr_g"])
+        self.opt_d = build_optimizer(config, self.discriminator.parameters(), config["optim"]["lr_d"])
+        decay = config["optim"]["ema_decay"]
+        self.ema = optim.EMA(self.generator, decay) if decay > 0 else None
+        self.pack = model["pack"]
+        if train["batch_size"] % self.pack:
+            raise ValueError(f"batch_size {train['batch_size']} must be a multiple of model.pack = {self.pack}")
+        self.loader = DataLoader(self.data, train["batch_size"], shuffle=True, drop_last=True, seed=train["seed"])
+        n_critic = config["optim"]["n_critic"]
+        self.steps_per_epoch = max(1, len(self.loader) // n_critic)
+        self.total_steps = train["steps"] or train["epochs"] * self.steps_per_epoch
+        if self.total_steps <= 0:
+            raise ValueError("nothing to train: give train.steps > 0 or train.epochs > 0")
+        self.schedulers = [build_scheduler(config, o, self.total_steps) for o in (self.opt_g, self.opt_d)]
+        self.step = 0
+        # Plots and evaluation draw from their own generator, so that they never change training.
+        private = np.random.default_rng([train["seed"], 1])
+        self.fixed_noise = private.standard_normal((64, model["latent_dim"])).astype(np.float32)
+        self.eval_noise_seed = [train["seed"], 2]
+        for sub in ("checkpoints", "samples"):
+            (self.out / sub).mkdir(parents=True, exist_ok=True)
+        if resume:
+            self._resume()
+        (self.out / "config.toml").write_text(dumps(config))
+
+    # ------------------------------------------------------------ one step
+    def _pack(self, x):
+        """PacGAN: D judges ``pack`` samples at once, concatenated along features."""
+        return x if self.pack == 1 else x.reshape(x.shape[0] // self.pack, -1)
+
+    def _d(self, x):
+        return self.discriminator(self._pack(x))
+
+    def _noise(self, n):
+        return randn(n, self.config["model"]["latent_dim"])
+
+    def _mean_output(self, scores):
+        values = scores.numpy().astype(np.float64)
+        if self.loss.uses_probabilities:  # report D's probability that the input is real
+            values = 0.5 * (1.0 + np.tanh(0.5 * values))  # sigmoid, without overflow
+        return float(values.mean())
+
+    def train_step(self, batches) -> dict:
+        """n_critic discriminator updates and one generator update; returns the step's numbers."""
+        cfg_loss, cfg_optim = self.config["loss"], self.config["optim"]
+        batch_size = self.config["train"]["batch_size"]
+        n_critic = cfg_optim["n_critic"]
+        for i in range(n_critic):
+            real = next(batches)
+            if i == n_critic - 1:
+                fake = self.generator(self._noise(batch_size))  # kept, with its graph, for the G step
+                fake_for_d = fake.detach()
+            else:
+                with no_grad():
+                    fake_for_d = self.generator(self._noise(batch_size))
+            d_real, d_fake = self._d(real), self._d(fake_for_d)
+            loss_d = self.loss.discriminator(d_real, d_fake)
+            penalty = None
+            if cfg_loss["penalty"] == "gp":
+                penalty = gradient_penalty(self._d, real, fake_for_d, cfg_loss["penalty_weight"])
+            elif cfg_loss["penalty"] == "r1":
+                penalty = r1_penalty(self._d, real, cfg_loss["penalty_weight"])
+            elif cfg_loss["penalty"] != "none":
+                raise ValueError(f"unknown penalty {cfg_loss['penalty']!r}: choose none, gp or r1")
+            self.opt_d.zero_grad()
+            (loss_d if penalty is None else loss_d + penalty).backward()
+            grad_norm_d = self._clip(self.discriminator)
+            self.opt_d.step()
+            if cfg_loss["clip_value"] > 0:
+                clip_weights(self.discriminator, cfg_loss["clip_value"])
+
+        # The generator step: D's weights need no gradient, which saves computing them.
+        d_parameters = list(self.discriminator.parameters())
+        for p in d_parameters:
+            p.requires_grad = False
+        try:
+            loss_g = self.loss.generator(self._d(fake))
+            self.opt_g.zero_grad()
+            loss_g.backward()
+        finally:
+            for p in d_parameters:
+                p.requires_grad = True
+        grad_norm_g = self._clip(self.generator)
+        self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        for scheduler in self.schedulers:
+            scheduler.step()
+        return {
+            "d_loss": float(loss_d.item()),
+            "g_loss": float(loss_g.item()),
+            "penalty": float(penalty.item()) if penalty is not None else 0.0,
+            "d_real": self._mean_output(d_real),
+            "d_fake": self._mean_output(d_fake),
+            "grad_norm_d": grad_norm_d,
+            "grad_norm_g": grad_norm_g,
+        }
+
+    def _clip(self, module) -> float:
+        """Measure (and, if configured, clip) the gradient's global norm: the vanishing-gradient monitor."""
+        o = self.config["optim"]
+        params = list(module.parameters())
+        if o["grad_clip_norm"] > 0:
+            norm = optim.clip_grad_norm_(params, o["grad_clip_norm"])
+        else:
+            norm = _global_norm(params)
+        if o["grad_clip_value"] > 0:
+            optim.clip_grad_value_(params, o["grad_clip_value"])
+        return norm
+
+    # ------------------------------------------------------------ the loop
+    def train(self) -> dict:
+        """Train to ``total_steps``, logging each step; returns (and writes) summary.json's content."""
+        train = self.config["train"]
+        metrics_file = open(self.out / "metrics.jsonl", "a")
+        progress = self._progress_bar()
+        sample_every = train["sample_every"] or self.steps_per_epoch
+        started, start_step = time.perf_counter(), self.step
+
+        def batches():
+            while True:
+                yield from self.loader
+
+        stream = batches()
+        try:
+            while self.step < self.total_steps:
+                t0 = time.perf_counter()
+                numbers = self.train_step(stream)
+                self.step += 1
+                numbers = {"step": self.step, "epoch": self.loader.epoch, **numbers,
+                           "sec_per_step": time.perf_counter() - t0}
+                self._check_finite(numbers)
+                metrics_file.write(json.dumps(numbers) + "\n")
+                if progress is not None:
+                    progress.update(1)
+                    progress.set_postfix(d=f"{numbers['d_loss']:.3f}", g=f"{numbers['g_loss']:.3f}")
+                if self.step % train["checkpoint_every"] == 0 or self.step == self.total_steps:
+                    metrics_file.flush()
+                    self.save()
+                if self.step % sample_every == 0 or self.step == self.total_steps:
+                    self.save_samples()
+        finally:
+            metrics_file.close()
+            if progress is not None:
+                progress.close()
+        plots.save_loss_plot(self.out / "metrics.jsonl", self.out / "losses.png")
+        elapsed = time.perf_counter() - started
+        summary = self.summary(elapsed, self.step - start_step)
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def _progress_bar(self):
+        if not self.config["train"]["progress"]:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.total_steps, initial=self.step, desc="training", unit="step", dynamic_ncols=True)
+
+    def _check_finite(self, numbers):
+        for key in ("d_loss", "g_loss", "penalty", "grad_norm_d", "grad_norm_g"):
+            if not math.isfinite(numbers[key]):
+                last = self.latest_checkpoint()
+                kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
+                raise TrainingDiverged(
+                    f"training stopped at step {numbers['step']}: {key} is {numbers[key]}; {kept}. "
+                    "Lower the learning rates, add a gradient penalty or clipping, or resume with --resume."
+                )
+
+    # ------------------------------------------------------------ outputs
+    def sampling_generator(self):
+        """The EMA generator when enabled (smoother samples), else the trained one."""
+        return self.ema.module if self.ema is not None else self.generator
+
+    @no_grad()
+    def sample(self, n, seed=None):
+        """n samples as a NumPy array, in eval mode, from a private noise stream."""
+        g = self.sampling_generator()
+        was_training = g.training
+        g.eval()
+        rng = np.random.default_rng(self.eval_noise_seed if seed is None else seed)
+        out = []
+        for start in range(0, n, 1000):
+            z = rng.standard_normal((min(1000, n - start), self.config["model"]["latent_dim"])).astype(np.float32)
+            out.append(g(Tensor(backend.asarray(z))).numpy())
+        g.train(was_training)
+        return np.concatenate(out)
+
+    @no_grad()
+    def save_samples(self):
+        g = self.sampling_generator()
+        was_training = g.training
+        g.eval()
+        samples = g(Tensor(backend.asarray(self.fixed_noise))).numpy()
+        g.train(was_training)
+        title = f"step {self.step}"
+        if self.info["kind"] == "2d":
+            many = self.sample(2000)
+            plots.save_scatter(many, self.data[:2000], self.out / "samples" / f"step-{self.step:07d}.png",
+                               self.info["modes"], title)
+        else:
+            plots.save_image_grid(samples, self.out / "samples" / f"step-{self.step:07d}.png", title=title)
+
+    def summary(self, elapsed, steps_run) -> dict:
+        rows = plots.read_metrics(self.out / "metrics.jsonl")
+        last = rows[-100:]
+        summary = {
+            "preset": self.config.get("preset"),
+            "steps": self.step,
+            "epochs": self.loader.epoch,
+            "seconds": round(elapsed, 2),
+            "sec_per_step": round(elapsed / steps_run, 5) if steps_run else None,
+            "final": {k: float(np.mean([r[k] for r in last])) for k in ("d_loss", "g_loss", "d_real", "d_fake")} if last else {},
+            "checkpoint": str(self.latest_checkpoint()),
+        }
+        if self.info["kind"] == "2d":
+            n = self.config["train"]["eval_samples"]
+            summary["mode_coverage"] = mixture_metrics(self.sample(n), self.info["modes"], self.info["std"])
+        return summary
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint_paths(self):
+        return sorted((self.out / "checkpoints").glob("step-*.npz"))
+
+    def latest_checkpoint(self):
+        paths = self.checkpoint_paths()
+        return paths[-1] if paths else None
+
+    def state(self) -> dict:
+        return {
+            "format": "minigan-checkpoint-1",
+            "step": self.step,
+            "config": self.config,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "rng": backend.get_rng_state(),
+            "loader": self.loader.state_dict(),
+        }
+
+    def save(self):
+        path = self.out / "checkpoints" / f"step-{self.step:07d}.npz"
+        save_checkpoint(path, self.state())
+        for old in self.checkpoint_paths()[:-self.config["train"]["keep_checkpoints"]]:
+            old.unlink()
+        return path
+
+    def _resume(self):
+        path = self.latest_checkpoint()
+        if path is None:
+            self.log(f"--resume: no checkpoint in {self.out / 'checkpoints'}; starting from step 0")
+            return
+        state = load_checkpoint(path)
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        if self.ema is not None and state.get("ema"):
+            self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(saved)
+        backend.set_rng_state(state["rng"])
+        self.loader.load_state_dict(state["loader"])
+        self.step = int(state["step"])
+        # Drop log lines of steps after the checkpoint: they will be run again.
+        metrics = self.out / "metrics.jsonl"
+        if metrics.exists():
+            kept = [r for r in plots.read_metrics(metrics) if r.get("step", 0) <= self.step]
+            tmp = metrics.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            os.replace(tmp, metrics)
+        self.log(f"resumed from {path} at step {self.step}")
