@@ -317,6 +317,17 @@ def test_load_state_dict_copies_values_into_the_same_tensors():
     assert not (weight.numpy() == 7.0).any()
 
 
+def test_load_state_dict_explains_what_it_expects():
+    with pytest.raises(TypeError, match=r"use model.load_state_dict\(nn.load\('g.npz'\)\)"):
+        nn.Linear(2, 2).load_state_dict("g.npz")
+    with pytest.raises(TypeError, match="another model's .state_dict\\(\\), or nn.load\\(path\\)\\), got Linear"):
+        nn.Linear(2, 2).load_state_dict(nn.Linear(2, 2))
+
+
+def test_empty_parameter_is_float32():
+    assert nn.Parameter().dtype == "float32" and nn.Parameter().shape == (0,)
+
+
 def test_load_state_dict_accepts_tensors_from_another_model():
     a, b = generator(), generator()
     b.load_state_dict(a.state_dict())
