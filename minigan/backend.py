@@ -89,8 +89,20 @@ def namespace_for(device=None):
     return _strict()
 
 
+_namespace_of_type = {}
+
+
 def get_namespace(*arrays):
-    """The array namespace (``xp``) of one or more arrays: the question every op asks."""
+    """The array namespace (``xp``) of one or more arrays: the question every op asks.
+
+    Asked several times per op, so the answer is remembered per array type.
+    """
+    kind = type(arrays[0])
+    if all(type(a) is kind for a in arrays):
+        xp = _namespace_of_type.get(kind)
+        if xp is None:
+            xp = _namespace_of_type[kind] = array_namespace(*arrays)
+        return xp
     return array_namespace(*arrays)
 
 
