@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..io import fsync_directory
+
 _CHUNK = 1 << 20  # read in 1 MiB pieces: the loop runs ~30 times for the largest MNIST file
 
 
@@ -75,7 +77,7 @@ def download(url, path, md5=None, timeout=30.0) -> Path:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
     return path
 
 
@@ -92,17 +94,3 @@ def fetch(filename, base_urls, directory, md5=None, timeout=30.0) -> Path:
         except (DownloadError, ChecksumError) as err:
             failures.append(str(err))
     raise DownloadError(f"could not download {filename}:\n" + "\n".join("  " + f for f in failures))
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless to skip where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from .. import backend, optim
 from ..autograd import no_grad
 from ..config import dumps
+from ..io import atomic_write
 from ..data import DataLoader, load_dataset, mixture_modes, sample_mixture
 from ..metrics import mixture_metrics
 from ..tensor import Tensor, randn
@@ -368,7 +368,6 @@ class Trainer:
         metrics = self.out / "metrics.jsonl"
         if metrics.exists():
             kept = [r for r in plots.read_metrics(metrics) if r.get("step", 0) <= self.step]
-            tmp = metrics.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-            os.replace(tmp, metrics)
+            with atomic_write(metrics, "w") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in kept))
         self.log(f"resumed from {path} at step {self.step}")

@@ -8,7 +8,6 @@ way up), being the adjoint of the convolution. Both hold their weights and call
 
 from __future__ import annotations
 
-import math
 
 from .. import backend
 from ..tensor import Tensor, zeros
@@ -69,13 +68,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # PyTorch's default: weight bound 1/sqrt(fan_in) (a = sqrt(5)), bias the same bound.
-        # For a transposed weight (in, out, kh, kw) PyTorch's fan_in is out * kh * kw; kept, so inits match.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_(self.weight, self.bias)
 
     def _label(self):
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"

@@ -153,3 +153,16 @@ def dcgan_weights(module):
 def dcgan_(module):
     """Apply DCGAN's init to every layer of ``module``, in place; returns the module."""
     return module.apply(dcgan_weights)
+
+
+def default_(weight, bias=None):
+    """PyTorch's default init of Linear and conv layers: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+    (kaiming_uniform_ with a = sqrt(5) gives that weight bound.) For a transposed-conv
+    weight (in, out, kh, kw) PyTorch's fan_in is out * kh * kw; kept, so inits match.
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)

@@ -34,12 +34,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # a = sqrt(5) makes the bound 1/sqrt(fan_in): PyTorch's default, kept so inits match.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 1 or x.shape[-1] != self.in_features:

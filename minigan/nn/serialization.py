@@ -9,13 +9,13 @@ was, which matters when a long GAN run overwrites the same file every epoch.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 import zlib
 from collections import OrderedDict
 
 import numpy as np
 
+from ..io import atomic_write
 from .module import Module, _to_host
 
 
@@ -46,32 +46,8 @@ def save(module_or_state_dict, path) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"minigan.nn.save: cannot write '{path}': the directory '{directory}' does not exist")
-    fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); Windows cannot open a directory, and needs not."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def load(path) -> OrderedDict:
