@@ -102,9 +102,11 @@ def train_command(args) -> int:
         else:
             config = resolve(args.preset, args.config, overrides)
         backend.check_device(config["train"]["device"])
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             trainer = Trainer(config, out, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
+        for warning in caught:  # the message alone: the source line it came from says nothing to a user
+            print(f"warning: {warning.message}", file=sys.stderr)
     except (ConfigError, UsageError, ValueError, RuntimeError, DataNotFoundError) as err:
         print(f"python -m minigan train: {err}", file=sys.stderr)
         return 2
