@@ -17,6 +17,8 @@ from .tensor import (
     randn, randperm, tensor, zeros, zeros_like,
 )
 
+from . import data, gan, metrics, nn, optim  # noqa: E402  (they build on everything above)
+
 float32, float64, int64, bool_ = "float32", "float64", "int64", "bool"
 
 __version__ = "0.1.0"

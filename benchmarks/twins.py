@@ -1,0 +1,115 @@
+"""PyTorch twins of minigan's GAN models and training step, for benchmarks and equivalence tests.
+
+Same layers in the same order (so state-dict keys match and weights copy across),
+and the same step as minigan's Trainer: fakes made once, D updated on real and
+detached fakes, then G updated through D with D's weights frozen, Adam for both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def torch_models(torch, arch, latent_dim=100, width=64, hidden=128, layers=3):
+    nn = torch.nn
+    if arch == "dcgan":
+        g = nn.Sequential(
+            nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False), nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),
+        )
+        d = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1),
+        )
+    elif arch == "mlp":
+        def mlp(inputs, outputs, act):
+            blocks, w = [], inputs
+            for _ in range(layers):
+                blocks += [nn.Linear(w, hidden), act()]
+                w = hidden
+            return nn.Sequential(*blocks, nn.Linear(w, outputs))
+        g = mlp(latent_dim, 2, nn.ReLU)
+        d = mlp(2, 1, lambda: nn.LeakyReLU(0.2))
+    else:
+        raise ValueError(arch)
+    return g, d
+
+
+def copy_weights(torch, minigan_module, torch_module):
+    """Load a minigan module's state dict ('net.0.weight' ...) into the twin ('0.weight' ...)."""
+    state = {k.removeprefix("net."): torch.tensor(v.numpy()) for k, v in minigan_module.state_dict().items()}
+    torch_module.load_state_dict(state)
+
+
+def torch_step(torch, g, d, opt_g, opt_d, real, z):
+    """One non-saturating GAN step; returns (d_loss, g_loss) as floats."""
+    softplus = torch.nn.functional.softplus
+    fake = g(z)
+    d_real, d_fake = d(real).reshape(-1), d(fake.detach()).reshape(-1)
+    loss_d = softplus(-d_real).mean() + softplus(d_fake).mean()
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    for p in d.parameters():
+        p.requires_grad_(False)
+    loss_g = softplus(-d(fake).reshape(-1)).mean()
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    for p in d.parameters():
+        p.requires_grad_(True)
+    opt_g.step()
+    return loss_d.item(), loss_g.item()
+
+
+def minigan_step(minigan, g, d, opt_g, opt_d, real, z):
+    """The same step written with minigan (what Trainer.train_step does for this loss)."""
+    F = minigan.nn.functional
+    fake = g(z)
+    d_real, d_fake = d(real), d(fake.detach())
+    loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    for p in d.parameters():
+        p.requires_grad = False
+    loss_g = F.softplus(-d(fake)).mean()
+    opt_g.zero_grad()
+    loss_g.backward()
+    for p in d.parameters():
+        p.requires_grad = True
+    opt_g.step()
+    return float(loss_d.item()), float(loss_g.item())
+
+
+def make_pair(arch, seed=0, batch=64):
+    """minigan and PyTorch models with identical weights, their Adam optimizers, and a data batch."""
+    import torch
+
+    import minigan
+    from minigan.gan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+    minigan.manual_seed(seed)
+    if arch == "dcgan":
+        g, d = DCGANGenerator(100, 64), DCGANDiscriminator(64)
+        minigan.nn.init.dcgan_(g)
+        minigan.nn.init.dcgan_(d)
+        latent, shape = 100, (1, 28, 28)
+    else:
+        g, d = MLPGenerator(100, 128, 3, 2), MLPDiscriminator(2, 128, 3)
+        latent, shape = 100, (2,)
+    tg, td = torch_models(torch, arch, latent_dim=latent)
+    copy_weights(torch, g, tg)
+    copy_weights(torch, d, td)
+    rng = np.random.default_rng(seed)
+    real = rng.uniform(-1, 1, (batch,) + shape).astype(np.float32)
+    z = rng.standard_normal((batch, latent)).astype(np.float32)
+    ours = dict(g=g, d=d, opt_g=minigan.optim.Adam(g.parameters(), 2e-4, (0.5, 0.999)),
+                opt_d=minigan.optim.Adam(d.parameters(), 2e-4, (0.5, 0.999)),
+                real=minigan.tensor(real), z=minigan.tensor(z))
+    theirs = dict(g=tg, d=td, opt_g=torch.optim.Adam(tg.parameters(), 2e-4, (0.5, 0.999)),
+                  opt_d=torch.optim.Adam(td.parameters(), 2e-4, (0.5, 0.999)),
+                  real=torch.tensor(real), z=torch.tensor(z))
+    return ours, theirs
