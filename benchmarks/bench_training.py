@@ -1,0 +1,81 @@
+"""Whole GAN training steps, minigan against PyTorch in the same run, from identical weights and data.
+
+    python benchmarks/bench_training.py [--repeats 20] [--batch 64 256] [--arch mlp dcgan]
+
+One step = one D update on a real and a fake batch and one G update, Adam for
+both (benchmarks/twins.py). Prints milliseconds (median, interleaved) and the
+ratio minigan / PyTorch, and for the DCGAN the floor: its FLOPs counted
+analytically over this machine's measured float32 GEMM rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from timing import interleaved, machine  # noqa: E402
+from twins import make_pair, minigan_step, torch_step  # noqa: E402
+
+import minigan  # noqa: E402
+
+
+def dcgan_flops(batch, latent=100, width=64):
+    """Multiply-adds x 2 of one DCGAN step: forward, and backward (2x forward) where gradients flow."""
+    def conv(n, cin, cout, out_hw, k=4):  # a conv or transposed conv: one MAC per weight per output pixel
+        return 2 * n * cin * cout * k * k * out_hw * out_hw
+    g_linear = 2 * batch * latent * 2 * width * 49
+    g_ct1 = conv(batch, 2 * width, width, 7)     # a transposed conv costs what its adjoint conv costs
+    g_ct2 = conv(batch, width, 1, 14)
+    d_c1 = conv(batch, 1, width, 14)
+    d_c2 = conv(batch, width, 2 * width, 7)
+    d_lin = 2 * batch * 2 * width * 49
+    g_fwd = g_linear + g_ct1 + g_ct2
+    d_fwd = d_c1 + d_c2 + d_lin
+    # D step: D on real and fake (fwd + bwd for weights, and for inputs except the first layer's)
+    d_step = 2 * (d_fwd + (d_fwd + d_fwd - d_c1))
+    # G step: D forward, D backward to its input only (its weights are frozen), G backward
+    # for weights and inputs (none for z)
+    g_step = d_fwd + d_fwd + (g_fwd + g_fwd - g_linear)
+    return g_fwd + d_step + g_step  # the generator's forward makes the fakes once
+
+
+def gemm_rate(n=1024, repeats=10):
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    a @ a
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--batch", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--arch", nargs="+", default=["mlp", "dcgan"])
+    args = parser.parse_args(argv)
+    import torch
+
+    print(f"# {machine()}")
+    rate = gemm_rate()
+    print(f"# float32 GEMM rate (NumPy, 1024^3): {rate / 1e9:.0f} GFLOP/s")
+    print(f"{'step':<18} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>7} {'floor ms':>9}")
+    for arch in args.arch:
+        for batch in args.batch:
+            ours, theirs = make_pair(arch, batch=batch)
+            times = interleaved(
+                {"minigan": lambda: minigan_step(minigan, **ours), "torch": lambda: torch_step(torch, **theirs)},
+                repeats=args.repeats,
+            )
+            floor = f"{dcgan_flops(batch) / rate * 1e3:9.1f}" if arch == "dcgan" else "        -"
+            print(f"{arch + ' batch ' + str(batch):<18} {times['minigan']:>11.1f} {times['torch']:>11.1f} "
+                  f"{times['minigan'] / times['torch']:>7.2f} {floor}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
