@@ -31,13 +31,16 @@ class LeakyReLU(Function):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        return get_namespace(x).where(x > 0, x, x * self.negative_slope)
+        xp = get_namespace(x)
+        # max(x, slope x) for slope <= 1 (min otherwise): one pass, where `where` takes several
+        pick = xp.maximum if self.negative_slope <= 1 else xp.minimum
+        return pick(x, x * self.negative_slope)
 
     def backward(self, gy):
         (x,) = self.inputs
         xp = x.get_namespace()
-        one = xp.ones_like(x.data)
-        return gy * Tensor(xp.where(x.data > 0, one, one * self.negative_slope))
+        positive = xp.astype(x.data > 0, x.data.dtype)
+        return gy * Tensor(self.negative_slope + (1.0 - self.negative_slope) * positive)
 
 
 class Sigmoid(Function):
@@ -73,7 +76,7 @@ class Softplus(Function):
 
     def forward(self, x):
         xp = get_namespace(x)
-        return xp.where(x > 0, x, xp.zeros_like(x)) + xp.log1p(xp.exp(-xp.abs(x)))
+        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
     def backward(self, gy):
         (x,) = self.inputs
