@@ -131,20 +131,19 @@ def _coerce(default, value, where):
             return value.lower() in ("true", "1", "yes")
         if isinstance(value, bool):
             return value
-    elif isinstance(default, int):
+    elif isinstance(default, int) and not isinstance(value, bool):
         try:
-            if isinstance(value, bool) or float(value) != int(float(value)):
-                raise ValueError
-            return int(float(value))
+            if float(value) == int(float(value)):
+                return int(float(value))
         except (TypeError, ValueError):
             pass
-    elif isinstance(default, float):
+    elif isinstance(default, float) and isinstance(value, (int, float, str)) and not isinstance(value, bool):
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except ValueError:
             pass
-    elif isinstance(default, str):
-        return str(value)
+    elif isinstance(default, str) and isinstance(value, str):
+        return value
     raise ConfigError(f"{where} = {value!r} should be a {type(default).__name__} like {default!r}")
 
 

@@ -33,6 +33,8 @@ def _split(value, name, arrays):
     elif hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, np.generic):
         value = backend.to_numpy(value)
     if isinstance(value, np.ndarray):
+        if name in arrays:  # a key with '/' in it ('a/b') met a nested one (a -> b): keep both
+            name = f"{name}~{len(arrays)}"
         arrays[name] = value
         return {"__array__": name}
     if isinstance(value, np.generic):

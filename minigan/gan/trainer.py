@@ -117,6 +117,10 @@ class Trainer:
         private = np.random.default_rng([train["seed"], 1])
         self.fixed_noise = private.standard_normal((64, model["latent_dim"])).astype(np.float32)
         self.eval_noise_seed = [train["seed"], 2]
+        if not resume and (self.checkpoint_paths() or (self.out / "metrics.jsonl").exists()):
+            raise ValueError(
+                f"{self.out} already holds a run; continue it with --resume, or choose a new --out"
+            )
         for sub in ("checkpoints", "samples"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
         if resume:
@@ -256,8 +260,8 @@ class Trainer:
 
         return tqdm(total=self.total_steps, initial=self.step, desc="training", unit="step", dynamic_ncols=True)
 
-    def _check_finite(self, numbers):
-        for key in ("d_loss", "g_loss", "penalty", "grad_norm_d", "grad_norm_g"):
+    def _check_finite(self, numbers, keys=("d_loss", "g_loss", "penalty", "grad_norm_d", "grad_norm_g")):
+        for key in keys:
             if not math.isfinite(numbers[key]):
                 last = self.latest_checkpoint()
                 kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
@@ -265,6 +269,14 @@ class Trainer:
                     f"training stopped at step {numbers['step']}: {key} is {numbers[key]}; {kept}. "
                     "Lower the learning rates, add a gradient penalty or clipping, or resume with --resume."
                 )
+
+    def _check_weights(self):
+        """Finite losses can still come with an update that made weights Inf: never checkpoint those."""
+        for name, module in (("generator", self.generator), ("discriminator", self.discriminator)):
+            for p in module.parameters():
+                xp = p.get_namespace()
+                if not bool(xp.all(xp.isfinite(p.data))):
+                    self._check_finite({"step": self.step, f"{name} weights": float("nan")}, keys=(f"{name} weights",))
 
     # ------------------------------------------------------------ outputs
     def sampling_generator(self):
@@ -341,6 +353,7 @@ class Trainer:
         }
 
     def save(self):
+        self._check_weights()
         path = self.out / "checkpoints" / f"step-{self.step:07d}.npz"
         save_checkpoint(path, self.state())
         for old in self.checkpoint_paths()[:-self.config["train"]["keep_checkpoints"]]:

@@ -3,7 +3,8 @@
 A sample is *high quality* when it lies within 3 standard deviations of its
 nearest mode; a mode is *covered* when it is the nearest mode of at least one
 high-quality sample. The reverse KL compares the histogram of high-quality samples
-over the modes with the uniform distribution: KL(p || u) = log K - H(p).
+over the modes with the uniform distribution: KL(p || u) = log K - H(p) (None when
+no sample is high quality).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def mixture_metrics(samples, modes, std, threshold=3.0) -> dict:
         entropy = -np.sum(p[p > 0] * np.log(p[p > 0]))
         reverse_kl = float(np.log(k) - entropy)
     else:
-        reverse_kl = float("inf")
+        reverse_kl = None  # undefined without a single high-quality sample (and JSON has no infinity)
     return {
         "modes_covered": int((counts > 0).sum()),
         "modes_total": k,

@@ -52,12 +52,10 @@ class CosineAnnealingLR(LambdaLR):
     def __init__(self, optimizer, total_steps, eta_min=0.0):
         if total_steps <= 0:
             raise ValueError(f"CosineAnnealingLR: total_steps must be positive, got {total_steps}")
-        self.eta_min = eta_min
-        lr0 = [g["lr"] for g in optimizer.param_groups][0]
+        self.eta_min, self.total_steps = eta_min, total_steps
+        super().__init__(optimizer, lambda t: (1.0 + math.cos(math.pi * min(t, total_steps) / total_steps)) / 2.0)
 
-        def factor(t):
-            t = min(t, total_steps)
-            floor = eta_min / lr0 if lr0 else 0.0
-            return floor + (1.0 - floor) * (1.0 + math.cos(math.pi * t / total_steps)) / 2.0
-
-        super().__init__(optimizer, factor)
+    def _apply(self):
+        # eta_min is an absolute floor, the same for every group, so it is not a factor of initial_lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.eta_min + (group["initial_lr"] - self.eta_min) * self.factor(self.last_step)

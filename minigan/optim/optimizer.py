@@ -81,7 +81,8 @@ class Optimizer:
         state = {}
         for pid, s in self.state.items():
             if pid in index:
-                state[index[pid]] = {k: backend.to_numpy(v) if _is_array(v) else v for k, v in s.items()}
+                # copies: a saved state must not move on with the optimizer (to_numpy shares on the CPU)
+                state[index[pid]] = {k: np.array(backend.to_numpy(v), copy=True) if _is_array(v) else v for k, v in s.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict):
