@@ -255,7 +255,14 @@ def sliding_windows(x, kernel, stride, dilation):
 # ---------------------------------------------------------------- random numbers
 
 class _Generators:
-    """One seeded generator per device, created lazily from the last manual_seed."""
+    """One seeded NumPy generator per device, created lazily from the last manual_seed.
+
+    Every device draws on the host and copies the numbers over: a run gives the same
+    numbers on the CPU, on a GPU and on array-api-strict, and a checkpoint can save
+    the generator's state exactly (CuPy's own generators cannot be saved). minigan's
+    draws are small (noise, interpolation weights, init, dropout masks), so the copy
+    costs little.
+    """
 
     def __init__(self, seed=None):
         self.seed = seed
@@ -263,10 +270,7 @@ class _Generators:
 
     def get(self, device):
         if device not in self.by_device:
-            if device == "cuda":
-                self.by_device[device] = _cupy().random.RandomState(self.seed)
-            else:  # cpu and strict draw on the host, so a strict run matches a cpu run
-                self.by_device[device] = np.random.default_rng(self.seed)
+            self.by_device[device] = np.random.default_rng(self.seed)
         return self.by_device[device]
 
 
@@ -280,11 +284,10 @@ def manual_seed(seed: int) -> None:
 
 
 def get_rng_state():
-    """The state of the host generators (for checkpoints): a picklable dict."""
+    """The state of the generators (for checkpoints): a dict of plain values."""
     state = {"seed": _generators.seed}
     for device, gen in _generators.by_device.items():
-        if isinstance(gen, np.random.Generator):
-            state[device] = gen.bit_generator.state
+        state[device] = gen.bit_generator.state
     return state
 
 
@@ -292,16 +295,14 @@ def set_rng_state(state) -> None:
     global _generators
     _generators = _Generators(state["seed"])
     for device, bit_state in state.items():
-        if device in ("cpu", "strict"):
+        if device in DEVICES:
             gen = np.random.default_rng()
             gen.bit_generator.state = bit_state
             _generators.by_device[device] = gen
 
 
-def _finish(host_or_device, dtype, device):
-    if device == "cuda":
-        return host_or_device.astype(dtype_name(dtype))
-    host = np.asarray(host_or_device).astype(dtype_name(dtype))
+def _finish(host, dtype, device):
+    host = np.asarray(host).astype(dtype_name(dtype))
     return host if device == "cpu" else to_device(host, device)
 
 
@@ -321,8 +322,6 @@ def random_integers(low, high, shape, device=None):
     """Integers drawn uniformly from [low, high)."""
     device = _default_device if device is None else check_device(device)
     gen = _generators.get(device)
-    if device == "cuda":
-        return gen.randint(low, high, tuple(shape)).astype("int64")
     return _finish(gen.integers(low, high, tuple(shape)), "int64", device)
 
 

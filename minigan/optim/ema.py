@@ -32,7 +32,7 @@ class EMA:
         for shadow, p in zip(self.module.parameters(), module.parameters()):
             shadow.data = d * shadow.data + (1 - d) * p.data
         for shadow, b in zip(self.module.buffers(), module.buffers()):
-            shadow.data = b.data + 0  # a copy, not a shared array
+            shadow.data = b.get_namespace().asarray(b.data, copy=True)  # a copy, not a shared array
 
     def state_dict(self):
         return {"decay": self.decay, "num_updates": self.num_updates, "module": self.module.state_dict()}

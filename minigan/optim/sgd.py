@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..backend import get_namespace
 from .optimizer import Optimizer
 
 
@@ -27,7 +28,8 @@ class SGD(Optimizer):
             grad = grad + wd * p.data
         if mu:
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = grad + 0  # a copy: the buffer is updated in place
+                # a copy (the buffer is updated in place); asarray keeps a 0-d array an array
+                state["momentum_buffer"] = get_namespace(grad).asarray(grad, copy=True)
             else:
                 buf = state["momentum_buffer"]
                 buf *= mu
