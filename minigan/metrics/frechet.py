@@ -28,24 +28,28 @@ def feature_statistics(features):
 def _check_statistics(mu, sigma, which):
     mu = np.asarray(mu, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
-    if mu.ndim != 1:
-        raise ValueError(f"frechet_distance: mu{which} must be a vector (D,), got shape {mu.shape}")
+    if mu.ndim != 1 or mu.shape[0] == 0:
+        raise ValueError(f"frechet_distance: mu{which} must be a vector (D,) with D >= 1, got shape {mu.shape}")
     if sigma.shape != (mu.shape[0], mu.shape[0]):
         raise ValueError(
             f"frechet_distance: sigma{which} must be a square (D, D) covariance matching mu{which} of "
             f"shape {mu.shape}, so ({mu.shape[0]}, {mu.shape[0]}); got shape {sigma.shape}"
         )
-    scale = np.abs(sigma).max(initial=0.0)
-    if np.abs(sigma - sigma.T).max(initial=0.0) > 1e-4 * scale:  # float32 products are this far off; a wrong matrix far more
+    # A covariance made in float32 can be this far from symmetric; a matrix that is no covariance, far more.
+    if np.abs(sigma - sigma.T).max(initial=0.0) > 1e-4 * np.abs(sigma).max(initial=0.0):
         raise ValueError(f"frechet_distance: sigma{which} is not symmetric, so it is not a covariance matrix")
     return mu, (sigma + sigma.T) / 2  # exactly symmetric: eigh reads only one triangle
 
 
-def _sqrt_psd(matrix):
-    """The symmetric square root U diag(sqrt(l)) U^T of a symmetric positive semi-definite matrix."""
-    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
-    # A covariance has no negative eigenvalues; rounding can leave some at -1e-17.
-    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+def _rounding_floor(eigenvalues, scale):
+    """Set to zero the eigenvalues that rounding cannot tell from zero: those below d * eps * scale.
+
+    A rank-deficient covariance has exact zeros that come out as +-1e-17; left in,
+    each would add its square root (3e-9, not 1e-17) to the trace, and d of them
+    make a visible error. Negative ones, which no covariance has, go too.
+    """
+    floor = max(len(eigenvalues) * np.finfo(np.float64).eps * scale, 0.0)
+    return np.where(eigenvalues > floor, eigenvalues, 0.0)
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -60,10 +64,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     A = S1^(1/2), the product S1 S2 = A (A S2) has the same eigenvalues as
     (A S2) A = A S2 A, which is symmetric positive semi-definite. So
     tr((S1 S2)^(1/2)) = sum of sqrt(eigenvalues of A S2 A), and a symmetric
-    eigen-solver (eigh, eigvalsh) is backward stable and returns real eigenvalues;
-    the rounding that leaves some a hair below zero is clipped away, and a rank
-    deficit just gives zero eigenvalues. Rounding can leave d a hair below zero
-    (about 1e-13 times the traces) when the two Gaussians are the same.
+    eigen-solver (eigh, eigvalsh) is backward stable and returns real eigenvalues.
+    Eigenvalues at the rounding level (a hair below or above zero) are set to zero,
+    so a rank deficit just gives zero eigenvalues. One limit remains: A S2 A squares
+    the condition number, so eigenvalues of S1 S2 below about 1e-16 of the largest
+    are lost with their roots (1e-8 each): d is then off by up to about 1e-8 d ||S||.
     """
     mu1, sigma1 = _check_statistics(mu1, sigma1, 1)
     mu2, sigma2 = _check_statistics(mu2, sigma2, 2)
@@ -72,10 +77,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
             f"frechet_distance: the two Gaussians live in different dimensions: mu1 {mu1.shape}, mu2 {mu2.shape}; "
             "were the features taken from the same layer?"
         )
-    root1 = _sqrt_psd(sigma1)
+    eigenvalues, eigenvectors = np.linalg.eigh(sigma1)
+    eigenvalues = np.clip(eigenvalues, 0.0, None)  # a covariance has none below 0; rounding leaves some at -1e-17
+    root1 = (eigenvectors * np.sqrt(eigenvalues)) @ eigenvectors.T  # A = S1^(1/2) = U diag(sqrt(l)) U^T
     middle = root1 @ sigma2 @ root1
     middle = (middle + middle.T) / 2  # symmetric in exact arithmetic; make it so in floating point
-    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(middle), 0.0, None)).sum()
+    # The products above round at about eps * ||S1|| * ||S2|| (the Frobenius norm bounds ||S2||).
+    rounding_scale = eigenvalues.max() * np.linalg.norm(sigma2)
+    trace_sqrt = np.sqrt(_rounding_floor(np.linalg.eigvalsh(middle), rounding_scale)).sum()
     shift = mu1 - mu2
     return float(shift @ shift + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
 

@@ -80,6 +80,10 @@ def precision_recall(real_features, fake_features, k=3, batch_size=1000) -> dict
             f"precision_recall: real and fake features have {real.shape[1]} and {fake.shape[1]} features per sample; "
             "they must come from the same layer"
         )
+    # Distances do not change under a shift, but ||a||^2 + ||b||^2 - 2 a.b cancels badly far from the
+    # origin: move one real sample there (any point of the cloud will do; a sample keeps integers exact).
+    center = real[0]
+    real, fake = real - center, fake - center
     real_radii = _knn_radii_squared(real, k, batch_size)
     fake_radii = _knn_radii_squared(fake, k, batch_size)
     return {
