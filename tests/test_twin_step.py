@@ -1,0 +1,34 @@
+"""minigan and PyTorch compute the same GAN training step from the same weights and data.
+
+This is what makes benchmarks/bench_training.py compare equal work. Skipped without torch.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from twins import make_pair, minigan_step, torch_step  # noqa: E402
+
+import minigan  # noqa: E402
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_same_losses_and_weights_after_two_steps(arch, device):
+    if device != "cpu":
+        pytest.skip("the twins are built on the CPU")
+    ours, theirs = make_pair(arch, seed=3, batch=16)
+    for _ in range(2):
+        ours_losses = minigan_step(minigan, **ours)
+        theirs_losses = torch_step(torch, **theirs)
+        np.testing.assert_allclose(ours_losses, theirs_losses, rtol=1e-4, atol=1e-5)
+    for net in ("g", "d"):
+        reference = theirs[net].state_dict()
+        for key, value in ours[net].state_dict().items():
+            np.testing.assert_allclose(
+                value.numpy(), reference[key.removeprefix("net.")].numpy(), rtol=1e-3, atol=1e-4, err_msg=f"{net} {key}"
+            )
