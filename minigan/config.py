@@ -66,8 +66,17 @@ DEFAULTS = {
         "checkpoint_every": 1000,   # steps
         "keep_checkpoints": 3,
         "sample_every": 0,          # steps; 0 = every epoch
-        "eval_samples": 10_000,     # 2-D: samples for the final mode-coverage metrics
+        "eval_samples": 10_000,     # 2-D: samples for the mode-coverage metrics
+        "eval_every": 0,            # steps between evaluations during training (0 = only at the end)
         "progress": True,
+    },
+    "alarms": {
+        "enabled": True,
+        "window": 200,              # steps the gradient and loss alarms look back over
+        "vanishing_grad_norm": 1e-2,
+        "d_wins_margin": 0.8,       # mean D(x) - mean D(G(z)) above which D "wins"
+        "min_coverage": 0.75,       # share of modes or classes below which mode collapse is reported
+        "oscillation_amplitude": 1.0,  # peak-to-peak swing of the smoothed generator loss
     },
 }
 

@@ -107,3 +107,22 @@ def save_loss_plot(metrics_path, path):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def save_eval_plot(metrics_path, path):
+    """evaluation.png: the metrics of the evaluations made during training, over steps (if any)."""
+    rows = [r for r in read_metrics(metrics_path) if "eval" in r]
+    if not rows:
+        return
+    plt = _pyplot()
+    keys = [k for k, v in rows[-1]["eval"].items() if isinstance(v, (int, float)) and k not in ("samples", "modes_total")]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(7, 2.2 * len(keys)), dpi=100, sharex=True, squeeze=False)
+    steps = [r["step"] for r in rows]
+    for ax, key in zip(axes[:, 0], keys):
+        ax.plot(steps, [r["eval"].get(key) if r["eval"].get(key) is not None else np.nan for r in rows], marker="o")
+        ax.set_ylabel(key.replace("_", " "))
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("generator step")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -23,6 +23,7 @@ from ..data import DataLoader, load_dataset, mixture_modes, sample_mixture
 from ..metrics import mixture_metrics
 from ..tensor import Tensor, randn
 from . import plots
+from .alarms import AlarmMonitor
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import get_loss
 from .models import build_models
@@ -112,6 +113,10 @@ class Trainer:
         if self.total_steps <= 0:
             raise ValueError("nothing to train: give train.steps > 0 or train.epochs > 0")
         self.schedulers = [build_scheduler(config, o, self.total_steps) for o in (self.opt_g, self.opt_d)]
+        a = config["alarms"]
+        self.monitor = AlarmMonitor(a["window"], a["vanishing_grad_norm"], a["d_wins_margin"], a["min_coverage"],
+                                    a["oscillation_amplitude"], self.loss.uses_probabilities) if a["enabled"] else None
+        self.alarms = []
         self.step = 0
         # Plots and evaluation draw from their own generator, so that they never change training.
         private = np.random.default_rng([train["seed"], 1])
@@ -235,6 +240,10 @@ class Trainer:
                            "sec_per_step": time.perf_counter() - t0}
                 self._check_finite(numbers)
                 metrics_file.write(json.dumps(numbers) + "\n")
+                if self.monitor is not None:
+                    self._sound(self.monitor.observe_step(numbers), metrics_file)
+                if train["eval_every"] and self.step % train["eval_every"] == 0:
+                    self._evaluate_into(metrics_file)
                 if progress is not None:
                     progress.update(1)
                     progress.set_postfix(d=f"{numbers['d_loss']:.3f}", g=f"{numbers['g_loss']:.3f}")
@@ -248,10 +257,32 @@ class Trainer:
             if progress is not None:
                 progress.close()
         plots.save_loss_plot(self.out / "metrics.jsonl", self.out / "losses.png")
+        plots.save_eval_plot(self.out / "metrics.jsonl", self.out / "evaluation.png")
         elapsed = time.perf_counter() - started
         summary = self.summary(elapsed, self.step - start_step)
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+    def _sound(self, alarms, metrics_file):
+        for alarm in alarms:
+            self.alarms.append(alarm.as_dict())
+            metrics_file.write(json.dumps({"step": alarm.step, "alarm": alarm.kind, "message": alarm.message}) + "\n")
+            self.log(f"warning: {alarm.message}")
+
+    def evaluate(self) -> dict:
+        """The run's quality now: mode coverage on ``eval_samples`` samples for the 2-D mixtures."""
+        if self.info["kind"] == "2d":
+            n = self.config["train"]["eval_samples"]
+            return mixture_metrics(self.sample(n), self.info["modes"], self.info["std"])
+        return {}
+
+    def _evaluate_into(self, metrics_file):
+        metrics = self.evaluate()
+        if not metrics:
+            return
+        metrics_file.write(json.dumps({"step": self.step, "eval": metrics}) + "\n")
+        if self.monitor is not None and "modes_covered" in metrics:
+            self._sound(self.monitor.observe_eval(self.step, metrics["modes_covered"], metrics["modes_total"]), metrics_file)
 
     def _progress_bar(self):
         if not self.config["train"]["progress"]:
@@ -313,7 +344,7 @@ class Trainer:
             plots.save_image_grid(samples, self.out / "samples" / f"step-{self.step:07d}.png", title=title)
 
     def summary(self, elapsed, steps_run) -> dict:
-        rows = plots.read_metrics(self.out / "metrics.jsonl")
+        rows = [r for r in plots.read_metrics(self.out / "metrics.jsonl") if "d_loss" in r]
         last = rows[-100:]
         summary = {
             "preset": self.config.get("preset"),
@@ -325,8 +356,11 @@ class Trainer:
             "checkpoint": str(self.latest_checkpoint()),
         }
         if self.info["kind"] == "2d":
-            n = self.config["train"]["eval_samples"]
-            summary["mode_coverage"] = mixture_metrics(self.sample(n), self.info["modes"], self.info["std"])
+            summary["mode_coverage"] = self.evaluate()
+            if self.monitor is not None:
+                c = summary["mode_coverage"]
+                self.alarms += [a.as_dict() for a in self.monitor.observe_eval(self.step, c["modes_covered"], c["modes_total"])]
+        summary["alarms"] = self.alarms
         return summary
 
     # ------------------------------------------------------------ checkpoints
