@@ -119,6 +119,8 @@ def load_generator(path, device=None):
     from ..gan.models import build_models
 
     state = load_checkpoint(path)
+    if not isinstance(state.get("config"), dict) or "generator" not in state:
+        raise UsageError(f"{path} has no run config or generator weights: it is not a checkpoint written by the trainer")
     config = state["config"]
     backend.set_device(backend.check_device(device or config["train"]["device"]))
     generator, _ = build_models(config)
