@@ -1,7 +1,9 @@
 """``python -m minigan``: the command line.
 
 Subcommands: ``train`` (train a GAN from a preset or a config), ``sample`` (draw
-from a trained generator), ``gradcheck`` (check every registered op and layer
+from a trained generator), ``eval`` (score a checkpoint's samples), ``sanity``
+(the scale image scores are read on), ``classifier train`` (the feature extractor
+behind the image scores), ``gradcheck`` (check every registered op and layer
 against finite differences and print a table).
 """
 
@@ -20,9 +22,13 @@ def _parser():
     parser = _Parser(prog="python -m minigan", description="minigan: a small deep-learning framework for GANs")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     from .gan.commands import add_sample_parser, add_train_parser
+    from .metrics.commands import add_classifier_parser, add_eval_parser, add_sanity_parser
 
     add_train_parser(sub)
     add_sample_parser(sub)
+    add_eval_parser(sub)
+    add_sanity_parser(sub)
+    add_classifier_parser(sub)
     check = sub.add_parser("gradcheck", help="check the gradients of every op and layer against finite differences")
     check.add_argument("--device", default="cpu", help="cpu, cuda or strict (array-api-strict)")
     check.add_argument("--only", action="append", metavar="NAME", help="check only this op or layer (repeatable)")
@@ -66,5 +72,8 @@ def main(argv=None) -> int:
     if args.command == "gradcheck":
         return gradcheck_command(args)
     from .gan.commands import sample_command, train_command
+    from .metrics.commands import classifier_command, eval_command, sanity_command
 
-    return {"train": train_command, "sample": sample_command}[args.command](args)
+    handlers = {"train": train_command, "sample": sample_command, "eval": eval_command,
+                "sanity": sanity_command, "classifier": classifier_command}
+    return handlers[args.command](args)

@@ -35,6 +35,9 @@ def atomic_write(path, mode="wb", suffix=".tmp"):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=suffix)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; the file gets the mode open() would give it
     try:
         with os.fdopen(fd, mode) as f:
             yield f

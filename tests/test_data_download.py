@@ -143,13 +143,19 @@ def test_a_cut_off_body_is_an_error_and_keeps_nothing(server, served, tmp_path):
     assert files_in(tmp_path / "out") == []
 
 
-def test_a_folder_that_cannot_be_written_is_a_download_error(tmp_path, monkeypatch):
+def test_a_folder_that_cannot_be_written_is_a_download_error(server, served, tmp_path, monkeypatch):
     def refuse(**kwargs):
         raise PermissionError(13, "Permission denied", str(kwargs["dir"]))
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(DownloadError, match=f"cannot write the download of .* into {tmp_path / 'out'}: .*Permission denied"):
+        download(server.url + "files/" + TEST_FILES[1], tmp_path / "out" / TEST_FILES[1], timeout=5)
+
+
+def test_an_unreachable_server_leaves_no_folder_behind(tmp_path):
+    with pytest.raises(DownloadError):
         download(closed_port_url() + "x.gz", tmp_path / "out" / "x.gz", timeout=5)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_server_that_does_not_answer_times_out(server, served, tmp_path):

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..io import fsync_directory
+from ..io import atomic_write
 
 _CHUNK = 1 << 20  # read in 1 MiB pieces: the loop runs ~30 times for the largest MNIST file
 
@@ -46,38 +44,36 @@ def download(url, path, md5=None, timeout=30.0) -> Path:
     raise DownloadError naming the URL.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError as err:
-        raise DownloadError(f"cannot write the download of {url} into {path.parent}: {err}") from err
     request = urllib.request.Request(url, headers={"User-Agent": "minigan"})  # some mirrors refuse Python's default
     try:
-        digest = hashlib.md5()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:
-                    announced, received = response.headers.get("Content-Length"), 0
+        # Connect first: an offline machine should not be left with an empty download folder.
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+        # URLError covers HTTP errors (404) and refused connections; OSError covers timeouts.
+        raise DownloadError(f"{url}: {err}") from err
+    with response:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(path, suffix=".part") as out:
+                digest, received = hashlib.md5(), 0
+                announced = response.headers.get("Content-Length")
+                try:
                     for chunk in iter(lambda: response.read(_CHUNK), b""):
                         digest.update(chunk)
                         out.write(chunk)
                         received += len(chunk)
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-                # URLError covers HTTP errors (404) and refused connections; OSError covers timeouts.
-                raise DownloadError(f"{url}: {err}") from err
-            if announced is not None and received != int(announced):
-                # http.client returns a short body without complaint when the connection drops
-                raise DownloadError(f"{url}: the connection closed after {received} of {announced} bytes")
-            out.flush()
-            os.fsync(out.fileno())
-        actual = digest.hexdigest()
-        if md5 is not None and actual != md5:
-            raise ChecksumError(f"{url}: MD5 {actual}, expected {md5}; the download is corrupt or not the published file")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    fsync_directory(path.parent)
+                except (http.client.HTTPException, OSError) as err:
+                    raise DownloadError(f"{url}: {err}") from err
+                if announced is not None and received != int(announced):
+                    # http.client returns a short body without complaint when the connection drops
+                    raise DownloadError(f"{url}: the connection closed after {received} of {announced} bytes")
+                actual = digest.hexdigest()
+                if md5 is not None and actual != md5:
+                    raise ChecksumError(f"{url}: MD5 {actual}, expected {md5}; the download is corrupt or not the published file")
+        except (DownloadError, ChecksumError):
+            raise
+        except OSError as err:
+            raise DownloadError(f"cannot write the download of {url} into {path.parent}: {err}") from err
     return path
 
 

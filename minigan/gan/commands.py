@@ -125,18 +125,9 @@ def train_command(args) -> int:
 
 
 def sample_command(args) -> int:
-    from .. import backend
-    from ..tensor import Tensor
-    from .checkpoint import CheckpointError, load_checkpoint
-    from .models import build_models
+    from .checkpoint import CheckpointError
+    from .sampling import checkpoint_file, draw_samples, load_generator
 
-    path = Path(args.checkpoint)
-    if path.is_dir():
-        candidates = sorted((path / "checkpoints").glob("step-*.npz")) or sorted(path.glob("step-*.npz"))
-        if not candidates:
-            print(f"python -m minigan sample: no checkpoint in {path} (looked for checkpoints/step-*.npz)", file=sys.stderr)
-            return 2
-        path = candidates[-1]
     if args.n <= 0:
         print(f"python -m minigan sample: --n must be positive, got {args.n}", file=sys.stderr)
         return 2
@@ -144,25 +135,12 @@ def sample_command(args) -> int:
         print(f"python -m minigan sample: --out must end in .npy or .png, got {args.out}", file=sys.stderr)
         return 2
     try:
-        state = load_checkpoint(path)
-        config = state["config"]
-        backend.set_device(args.device or config["train"]["device"])
-        generator, _ = build_models(config)
-        weights = state["ema"]["module"] if state.get("ema") else state["generator"]
-        generator.load_state_dict(weights)
+        path = checkpoint_file(args.checkpoint)
+        generator, config, _, _ = load_generator(path, args.device)
     except (CheckpointError, RuntimeError, ValueError, KeyError) as err:
         print(f"python -m minigan sample: {err}", file=sys.stderr)
         return 2
-    generator.eval()
-    rng = np.random.default_rng(args.seed)
-    from ..autograd import no_grad
-
-    chunks = []
-    with no_grad():
-        for start in range(0, args.n, 1000):
-            z = rng.standard_normal((min(1000, args.n - start), config["model"]["latent_dim"])).astype(np.float32)
-            chunks.append(generator(Tensor(backend.asarray(z))).numpy())
-    samples = np.concatenate(chunks)
+    samples = draw_samples(generator, args.n, config["model"]["latent_dim"], args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
