@@ -67,7 +67,7 @@ DEFAULTS = {
         "keep_checkpoints": 3,
         "sample_every": 0,          # steps; 0 = every epoch
         "eval_samples": 10_000,     # 2-D: samples for the mode-coverage metrics
-        "eval_every": 0,            # steps between evaluations during training (0 = only at the end)
+        "eval_every": 0,            # steps between evaluations (0 = none; 2-D runs are still scored at the end)
         "progress": True,
     },
     "alarms": {

@@ -270,19 +270,32 @@ class Trainer:
             self.log(f"warning: {alarm.message}")
 
     def evaluate(self) -> dict:
-        """The run's quality now: mode coverage on ``eval_samples`` samples for the 2-D mixtures."""
+        """The run's quality now: mode coverage (2-D, on ``eval_samples`` samples) or, for images,
+        FID, classifier score, classes covered and precision/recall from minigan's classifier
+        (on at most 2,500 samples; the classifier is trained once on first use)."""
+        n = self.config["train"]["eval_samples"]
         if self.info["kind"] == "2d":
-            n = self.config["train"]["eval_samples"]
             return mixture_metrics(self.sample(n), self.info["modes"], self.info["std"])
-        return {}
+        from ..metrics import evaluate_images, load_or_train_classifier
+
+        if not hasattr(self, "_classifier"):
+            data = self.config["data"]
+            self._classifier, _ = load_or_train_classifier(
+                data["dataset"], None, data["data_dir"] or None, download=data["download"], log=self.log)
+            self._real_images, _ = load_dataset(data["dataset"], "test", data["data_dir"] or None, download=data["download"])
+        return evaluate_images(self.sample(min(n, 2500)), self._real_images, self._classifier)
 
     def _evaluate_into(self, metrics_file):
         metrics = self.evaluate()
+        self._last_evaluation = (self.step, metrics)
         if not metrics:
             return
         metrics_file.write(json.dumps({"step": self.step, "eval": metrics}) + "\n")
         if self.monitor is not None and "modes_covered" in metrics:
             self._sound(self.monitor.observe_eval(self.step, metrics["modes_covered"], metrics["modes_total"]), metrics_file)
+        elif self.monitor is not None and "classes_covered" in metrics:
+            covered = self.monitor.observe_eval(self.step, metrics["classes_covered"], 10, what="classes")
+            self._sound(covered, metrics_file)
 
     def _progress_bar(self):
         if not self.config["train"]["progress"]:
@@ -360,6 +373,9 @@ class Trainer:
             if self.monitor is not None:
                 c = summary["mode_coverage"]
                 self.alarms += [a.as_dict() for a in self.monitor.observe_eval(self.step, c["modes_covered"], c["modes_total"])]
+        elif self.config["train"]["eval_every"]:  # image metrics need the classifier: only when asked for
+            step, metrics = getattr(self, "_last_evaluation", (None, None))
+            summary["evaluation"] = metrics if step == self.step else self.evaluate()
         summary["alarms"] = self.alarms
         return summary
 
