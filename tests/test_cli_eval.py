@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import synthetic_digits
 
 import minigan
 from minigan import backend
@@ -24,18 +25,6 @@ from minigan.metrics.classifier import load_classifier, save_classifier, train_c
 
 SMALL_RUN = {"train.batch_size": 16, "train.progress": False, "train.checkpoint_every": 1000,
              "train.sample_every": 1000, "train.eval_samples": 200}
-
-
-def synthetic_digits(n, seed=0):
-    """Ten easy classes: class c is a bright 9x4 bar at its own place on a dark, noisy 28x28 image."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = np.full((n, 1, 28, 28), -1.0, dtype=np.float32)
-    for c in range(10):  # ten classes, each one block assignment
-        row, col = 3 + 13 * (c // 5), 1 + 5 * (c % 5)
-        images[labels == c, :, row:row + 9, col:col + 4] = 1.0
-    images += rng.normal(0.0, 0.3, images.shape).astype(np.float32)
-    return np.clip(images, -1.0, 1.0), labels
 
 
 @pytest.fixture(autouse=True)
