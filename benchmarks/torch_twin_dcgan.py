@@ -1,0 +1,84 @@
+"""Train the PyTorch twin of minigan's mnist-dcgan preset and score both with minigan's metrics.
+
+    python benchmarks/torch_twin_dcgan.py --minigan-run runs/mnist-dcgan [--data-dir DIR] [--steps 3000]
+
+The twin has the same architecture (benchmarks/twins.py), the same initialization
+(minigan's initial weights, copied), the same optimizer, batch size, data (the same
+batches, in the same order, from minigan's DataLoader) and number of steps. Both
+generators are then scored with minigan's classifier-based metrics on the same
+number of samples; the script prints both as JSON side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from twins import copy_weights, torch_models, torch_step  # noqa: E402
+
+import minigan  # noqa: E402
+from minigan.gan.models import build_models  # noqa: E402
+from minigan.gan.sampling import checkpoint_file, draw_samples, load_generator  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minigan-run", required=True, help="a finished mnist-dcgan run directory (or checkpoint)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--steps", type=int, default=None, help="default: the minigan run's steps")
+    parser.add_argument("--n", type=int, default=10_000, help="samples to score")
+    args = parser.parse_args(argv)
+    import torch
+
+    path = checkpoint_file(args.minigan_run)
+    ours, config, steps, _ = load_generator(path)
+    steps = args.steps or steps
+    # The twin starts from the weights minigan started from: rebuild them from the run's seed.
+    fresh = config
+    minigan.manual_seed(fresh["train"]["seed"])
+    g0, d0 = build_models(fresh)
+    tg, td = torch_models(torch, "dcgan", fresh["model"]["latent_dim"], fresh["model"]["width"])
+    copy_weights(torch, g0, tg)
+    copy_weights(torch, d0, td)
+    o = fresh["optim"]
+    opt_g = torch.optim.Adam(tg.parameters(), o["lr_g"], (o["beta1"], o["beta2"]))
+    opt_d = torch.optim.Adam(td.parameters(), o["lr_d"], (o["beta1"], o["beta2"]))
+    data = fresh["data"]
+    images, _ = minigan.data.load_dataset(data["dataset"], data["split"], args.data_dir or data["data_dir"] or None,
+                                          download=data["download"])
+    loader = minigan.data.DataLoader(images, fresh["train"]["batch_size"], seed=fresh["train"]["seed"])
+    rng = np.random.default_rng([fresh["train"]["seed"], 99])
+    started = time.perf_counter()
+    step = 0
+    while step < steps:
+        for batch in loader:
+            z = torch.tensor(rng.standard_normal((batch.shape[0], fresh["model"]["latent_dim"])).astype(np.float32))
+            torch_step(torch, tg, td, opt_g, opt_d, torch.tensor(batch.numpy()), z)
+            step += 1
+            if step == steps:
+                break
+    seconds = time.perf_counter() - started
+    tg.eval()
+    with torch.no_grad():
+        z = torch.tensor(np.random.default_rng(0).standard_normal((args.n, fresh["model"]["latent_dim"])).astype(np.float32))
+        theirs = tg(z).numpy()
+    classifier, info = minigan.metrics.load_or_train_classifier(data["dataset"], None, args.data_dir, log=print)
+    real, _ = minigan.data.load_dataset(data["dataset"], "test", args.data_dir, download=data["download"])
+    result = {
+        "steps": steps,
+        "classifier": info.get("trained_on"),
+        "minigan": minigan.metrics.evaluate_images(draw_samples(ours, args.n, fresh["model"]["latent_dim"]), real, classifier),
+        "pytorch": minigan.metrics.evaluate_images(theirs, real, classifier),
+        "pytorch_training_seconds": round(seconds, 1),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
