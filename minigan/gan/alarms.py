@@ -100,10 +100,15 @@ class AlarmMonitor:
     def observe_eval(self, step: int, covered: int, total: int, what: str = "modes") -> list:
         """``covered`` of ``total`` modes (2-D) or classes (images) in the latest evaluation."""
         threshold = self.min_coverage * total
+        if covered == 0:
+            advice = (f"None at all usually means the generator has not reached the data yet, which is "
+                      f"normal early in training; if it persists, lower the learning rates.")
+        else:
+            advice = (f"The generator is producing a few {what} only; see packing, minibatch "
+                      "discrimination or unrolled GANs.")
         return self._fire(
             "mode-collapse", covered < threshold, step,
             f"mode collapse at step {step}: {covered} of {total} {what} covered, below the threshold of "
-            f"{self.min_coverage:.0%} ({threshold:g}). The generator is producing a few {what} only; see "
-            "packing, minibatch discrimination or unrolled GANs.",
+            f"{self.min_coverage:.0%} ({threshold:g}). {advice}",
             rearm_after=1,
         )

@@ -294,7 +294,7 @@ class Trainer:
         if self.monitor is not None and "modes_covered" in metrics:
             self._sound(self.monitor.observe_eval(self.step, metrics["modes_covered"], metrics["modes_total"]), metrics_file)
         elif self.monitor is not None and "classes_covered" in metrics:
-            covered = self.monitor.observe_eval(self.step, metrics["classes_covered"], 10, what="classes")
+            covered = self.monitor.observe_eval(self.step, metrics["classes_covered"], metrics["classes_total"], what="classes")
             self._sound(covered, metrics_file)
 
     def _progress_bar(self):
@@ -368,14 +368,18 @@ class Trainer:
             "final": {k: float(np.mean([r[k] for r in last])) for k in ("d_loss", "g_loss", "d_real", "d_fake")} if last else {},
             "checkpoint": str(self.latest_checkpoint()),
         }
+        step, last = getattr(self, "_last_evaluation", (None, None))
         if self.info["kind"] == "2d":
-            summary["mode_coverage"] = self.evaluate()
-            if self.monitor is not None:
-                c = summary["mode_coverage"]
-                self.alarms += [a.as_dict() for a in self.monitor.observe_eval(self.step, c["modes_covered"], c["modes_total"])]
+            if step == self.step:
+                summary["mode_coverage"] = last
+            else:
+                summary["mode_coverage"] = c = self.evaluate()
+                if self.monitor is not None:  # the end-of-run evaluation's alarm is reported here, not in metrics.jsonl
+                    for alarm in self.monitor.observe_eval(self.step, c["modes_covered"], c["modes_total"]):
+                        self.alarms.append(alarm.as_dict())
+                        self.log(f"warning: {alarm.message}")
         elif self.config["train"]["eval_every"]:  # image metrics need the classifier: only when asked for
-            step, metrics = getattr(self, "_last_evaluation", (None, None))
-            summary["evaluation"] = metrics if step == self.step else self.evaluate()
+            summary["evaluation"] = last if step == self.step else self.evaluate()
         summary["alarms"] = self.alarms
         return summary
 
