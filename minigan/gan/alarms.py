@@ -101,8 +101,8 @@ class AlarmMonitor:
         """``covered`` of ``total`` modes (2-D) or classes (images) in the latest evaluation."""
         threshold = self.min_coverage * total
         if covered == 0:
-            advice = (f"None at all usually means the generator has not reached the data yet, which is "
-                      f"normal early in training; if it persists, lower the learning rates.")
+            advice = ("None at all usually means the generator has not reached the data yet, which is "
+                      "normal early in training; if it persists, lower the learning rates.")
         else:
             advice = (f"The generator is producing a few {what} only; see packing, minibatch "
                       "discrimination or unrolled GANs.")

@@ -87,7 +87,7 @@ def _overrides(args) -> dict:
 
 def train_command(args) -> int:
     from .. import backend
-    from ..config import ConfigError, load_toml, merge, resolve
+    from ..config import ConfigError, merge, resolve
     from ..data import DataNotFoundError
     from .trainer import Trainer, TrainingDiverged
 

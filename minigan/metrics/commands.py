@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..gan.commands import UsageError
 from ..gan.sampling import checkpoint_file, draw_samples, load_generator
 
