@@ -4,7 +4,8 @@
 
 The twin has the same architecture (benchmarks/twins.py), the same initialization
 (minigan's initial weights, copied), the same optimizer, batch size, data (the same
-batches, in the same order, from minigan's DataLoader) and number of steps. Both
+batches, in the same order, from minigan's DataLoader), number of steps and, when the
+run kept one, the same EMA of the generator's weights, which is what both sample from. Both
 generators are then scored with minigan's classifier-based metrics on the same
 number of samples; the script prints both as JSON side by side.
 """
@@ -12,6 +13,7 @@ number of samples; the script prints both as JSON side by side.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -39,6 +41,17 @@ def main(argv=None):
     path = checkpoint_file(args.minigan_run)
     ours, config, steps, _ = load_generator(path)
     steps = args.steps or steps
+    # The twin implements the mnist-dcgan recipe only: refuse a run it could not mirror.
+    mirrored = {"loss.name": "non-saturating", "loss.penalty": "none", "loss.label_smoothing": 0.0,
+                "loss.instance_noise": 0.0, "loss.feature_matching": False, "loss.historical_averaging": 0.0,
+                "optim.name": "adam", "optim.n_critic": 1, "optim.lr_schedule": "constant", "optim.weight_decay": 0.0,
+                "optim.unrolled_steps": 0, "optim.grad_clip_norm": 0.0, "optim.grad_clip_value": 0.0,
+                "model.architecture": "dcgan", "model.d_dropout": 0.0, "model.spectral_norm": False,
+                "model.minibatch_std": 0}
+    differ = [f"{k} = {config[k.split('.')[0]].get(k.split('.')[1])!r}" for k, v in mirrored.items()
+              if config[k.split(".")[0]].get(k.split(".")[1], v) != v]
+    if differ:
+        parser.error(f"the PyTorch twin mirrors the mnist-dcgan recipe only; this run has {', '.join(differ)}")
     # The twin starts from the weights minigan started from: rebuild them from the run's seed.
     fresh = config
     minigan.manual_seed(fresh["train"]["seed"])
@@ -54,20 +67,29 @@ def main(argv=None):
                                           download=data["download"])
     loader = minigan.data.DataLoader(images, fresh["train"]["batch_size"], seed=fresh["train"]["seed"])
     rng = np.random.default_rng([fresh["train"]["seed"], 99])
+    decay = o["ema_decay"]
+    ema = copy.deepcopy(tg) if decay > 0 else None  # the same EMA of G's weights that minigan samples from
     started = time.perf_counter()
     step = 0
     while step < steps:
         for batch in loader:
             z = torch.tensor(rng.standard_normal((batch.shape[0], fresh["model"]["latent_dim"])).astype(np.float32))
             torch_step(torch, tg, td, opt_g, opt_d, torch.tensor(batch.numpy()), z)
+            if ema is not None:  # minigan.optim.EMA: shadow = d shadow + (1 - d) w; buffers copied
+                with torch.no_grad():
+                    for shadow, p in zip(ema.parameters(), tg.parameters()):
+                        shadow.mul_(decay).add_(p, alpha=1 - decay)
+                    for shadow, b in zip(ema.buffers(), tg.buffers()):
+                        shadow.copy_(b)
             step += 1
             if step == steps:
                 break
     seconds = time.perf_counter() - started
-    tg.eval()
+    sampler = ema if ema is not None else tg
+    sampler.eval()
     with torch.no_grad():
         z = torch.tensor(np.random.default_rng(0).standard_normal((args.n, fresh["model"]["latent_dim"])).astype(np.float32))
-        theirs = tg(z).numpy()
+        theirs = sampler(z).numpy()
     classifier, info = minigan.metrics.load_or_train_classifier(data["dataset"], None, args.data_dir, log=print)
     real, _ = minigan.data.load_dataset(data["dataset"], "test", args.data_dir, download=data["download"])
     result = {

@@ -3,7 +3,7 @@
 Subcommands: ``train`` (train a GAN from a preset or a config), ``sample`` (draw
 from a trained generator), ``eval`` (score a checkpoint's samples), ``sanity``
 (the scale image scores are read on), ``classifier train`` (the feature extractor
-behind the image scores), ``gradcheck`` (check every registered op and layer
+behind the image scores), ``lab`` (an experiment: configurations x seeds, tabulated), ``gradcheck`` (check every registered op and layer
 against finite differences and print a table).
 """
 
@@ -29,6 +29,9 @@ def _parser():
     add_eval_parser(sub)
     add_sanity_parser(sub)
     add_classifier_parser(sub)
+    from .lab.commands import add_lab_parser
+
+    add_lab_parser(sub)
     check = sub.add_parser("gradcheck", help="check the gradients of every op and layer against finite differences")
     check.add_argument("--device", default="cpu", help="cpu, cuda or strict (array-api-strict)")
     check.add_argument("--only", action="append", metavar="NAME", help="check only this op or layer (repeatable)")
@@ -72,8 +75,10 @@ def main(argv=None) -> int:
     if args.command == "gradcheck":
         return gradcheck_command(args)
     from .gan.commands import sample_command, train_command
+    from .lab.commands import lab_command
     from .metrics.commands import classifier_command, eval_command, sanity_command
 
     handlers = {"train": train_command, "sample": sample_command, "eval": eval_command,
-                "sanity": sanity_command, "classifier": classifier_command}
+                "sanity": sanity_command, "classifier": classifier_command,
+                "lab": lab_command}
     return handlers[args.command](args)

@@ -35,6 +35,9 @@ DEFAULTS = {
         "width": 64,                # dcgan: channels of the 14x14 layer
         "init": "default",          # default (PyTorch's) | dcgan (N(0, 0.02))
         "pack": 1,                  # PacGAN: samples the discriminator sees at once
+        "d_dropout": 0.0,           # dropout probability after each hidden layer of D
+        "spectral_norm": False,     # spectral normalization of every Linear/Conv weight in D
+        "minibatch_std": 0,         # group size of D's minibatch standard-deviation feature (0 = off)
     },
     "loss": {
         "name": "non-saturating",   # minimax | non-saturating | lsgan | hinge | wasserstein
@@ -42,6 +45,9 @@ DEFAULTS = {
         "penalty": "none",          # none | gp (WGAN-GP) | r1
         "penalty_weight": 10.0,
         "clip_value": 0.0,          # original WGAN weight clipping when > 0
+        "instance_noise": 0.0,      # std of Gaussian noise on D's inputs, annealed linearly to 0
+        "feature_matching": False,  # G matches the mean of D's last hidden features instead of fooling D
+        "historical_averaging": 0.0,  # weight of ||theta - mean of past thetas||^2 in both players' losses
     },
     "optim": {
         "name": "adam",             # adam | rmsprop | sgd
@@ -56,6 +62,8 @@ DEFAULTS = {
         "grad_clip_value": 0.0,
         "ema_decay": 0.0,           # EMA of the generator's weights, used for sampling, when > 0
         "lr_schedule": "constant",  # constant | linear (decay to 0) | cosine
+        "unrolled_steps": 0,        # unrolled GAN: G's loss sees D after k differentiable steps
+        "unrolled_lr": 0.0,         # the step size of those unrolled D steps (0 = lr_d)
     },
     "train": {
         "steps": 0,                 # generator steps; 0 = use epochs
@@ -69,6 +77,7 @@ DEFAULTS = {
         "eval_samples": 10_000,     # 2-D: samples for the mode-coverage metrics
         "eval_every": 0,            # steps between evaluations (0 = none; 2-D runs are still scored at the end)
         "progress": True,
+        "max_seconds": 0.0,         # stop (with a checkpoint) after this much training time in this invocation (0 = no limit)
     },
     "alarms": {
         "enabled": True,

@@ -30,8 +30,20 @@ OVERRIDES = {
     "seed": "train.seed",
     "device": "train.device",
     "data_dir": "data.data_dir",
+    "momentum": "optim.momentum",
+    "weight_decay": "optim.weight_decay",
+    "unrolled_steps": "optim.unrolled_steps",
+    "unrolled_lr": "optim.unrolled_lr",
     "pack": "model.pack",
+    "d_dropout": "model.d_dropout",
+    "spectral_norm": "model.spectral_norm",
+    "minibatch_std": "model.minibatch_std",
+    "instance_noise": "loss.instance_noise",
+    "feature_matching": "loss.feature_matching",
+    "historical_averaging": "loss.historical_averaging",
+    "max_seconds": "train.max_seconds",
 }
+SWITCHES = {"spectral_norm", "feature_matching"}  # on/off options: a bare --spectral-norm means true
 
 
 class UsageError(Exception):
@@ -50,7 +62,11 @@ def add_train_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     for option, key in OVERRIDES.items():
-        p.add_argument("--" + option.replace("_", "-"), dest=option, metavar=key.split(".")[1].upper(), help=f"sets {key}")
+        flag = "--" + option.replace("_", "-")
+        if option in SWITCHES:
+            p.add_argument(flag, dest=option, nargs="?", const="true", metavar="BOOL", help=f"sets {key} (true when bare)")
+        else:
+            p.add_argument(flag, dest=option, metavar=key.split(".")[1].upper(), help=f"sets {key}")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="set any config entry (repeatable)")
     return p
 

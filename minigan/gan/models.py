@@ -30,23 +30,45 @@ class MLPGenerator(nn.Module):
         return self.net(z)
 
 
-class MLPDiscriminator(nn.Module):
-    """x (N, in_dim) -> score (N,): ``layers`` hidden layers of ``hidden`` LeakyReLU(0.2) units.
+class Discriminator(nn.Module):
+    """A discriminator whose last layer is one linear score: ``features`` is everything before it.
 
-    ``pack`` > 1 makes it a PacGAN discriminator: it scores ``pack`` samples at once,
-    concatenated, so its input is (N, pack * in_dim).
+    Feature matching (Salimans et al. 2016) trains G on ``features(x)``: D's last hidden layer.
     """
 
-    def __init__(self, in_dim=2, hidden=128, layers=3, pack=1):
-        super().__init__()
-        blocks, width = [], in_dim * pack
-        for _ in range(layers):
-            blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
-            width = hidden
-        self.net = nn.Sequential(*blocks, nn.Linear(width, 1))
+    def features(self, x):
+        for layer in list(self.net)[:-1]:
+            x = layer(x)
+        return x
 
     def forward(self, x):
         return self.net(x).reshape(-1)
+
+
+def _d_extras(dropout):
+    """Dropout after a hidden layer, when asked for: it stops D leaning on a few features."""
+    return [nn.Dropout(dropout)] if dropout else []
+
+
+class MLPDiscriminator(Discriminator):
+    """x (N, in_dim) -> score (N,): ``layers`` hidden layers of ``hidden`` LeakyReLU(0.2) units.
+
+    ``pack`` > 1 makes it a PacGAN discriminator: it scores ``pack`` samples at once,
+    concatenated, so its input is (N, pack * in_dim). ``dropout`` adds Dropout after each
+    hidden layer; ``minibatch_std`` (a group size) appends the minibatch standard-deviation
+    feature (Karras et al. 2018) before the score, so D can see a batch without variety.
+    """
+
+    def __init__(self, in_dim=2, hidden=128, layers=3, pack=1, dropout=0.0, minibatch_std=0):
+        super().__init__()
+        blocks, width = [], in_dim * pack
+        for _ in range(layers):
+            blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), *_d_extras(dropout)]
+            width = hidden
+        if minibatch_std:
+            blocks.append(nn.MinibatchStdDev(minibatch_std))
+            width += 1
+        self.net = nn.Sequential(*blocks, nn.Linear(width, 1))
 
 
 class ImageMLPGenerator(nn.Module):
@@ -66,19 +88,22 @@ class ImageMLPGenerator(nn.Module):
         return self.net(z)
 
 
-class ImageMLPDiscriminator(nn.Module):
-    """image (N, C, H, W) -> score (N,): flatten, 512-256 LeakyReLU(0.2) units, one output."""
+class ImageMLPDiscriminator(Discriminator):
+    """image (N, C, H, W) -> score (N,): flatten, 512-256 LeakyReLU(0.2) units, one output.
 
-    def __init__(self, image_shape=(1, 28, 28), hidden=(512, 256)):
+    ``dropout`` and ``minibatch_std`` as in ``MLPDiscriminator``.
+    """
+
+    def __init__(self, image_shape=(1, 28, 28), hidden=(512, 256), dropout=0.0, minibatch_std=0):
         super().__init__()
         blocks, width = [nn.Flatten()], image_shape[0] * image_shape[1] * image_shape[2]
         for h in hidden:
-            blocks += [nn.Linear(width, h), nn.LeakyReLU(0.2)]
+            blocks += [nn.Linear(width, h), nn.LeakyReLU(0.2), *_d_extras(dropout)]
             width = h
+        if minibatch_std:
+            blocks.append(nn.MinibatchStdDev(minibatch_std))
+            width += 1
         self.net = nn.Sequential(*blocks, nn.Linear(width, 1))
-
-    def forward(self, x):
-        return self.net(x).reshape(-1)
 
 
 class DCGANGenerator(nn.Module):
@@ -108,27 +133,44 @@ class DCGANGenerator(nn.Module):
         return self.net(z)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     """image (N, C, 28, 28) -> score (N,).
 
     Conv (k4 s2 p1) to width x 14 x 14, LeakyReLU(0.2); conv to (2 width) x 7 x 7, BatchNorm
     (unless ``batch_norm=False``: the WGAN-GP critic), LeakyReLU(0.2); linear to one score.
+    ``dropout`` and ``minibatch_std`` as in ``MLPDiscriminator`` (the std map is one more channel).
     """
 
-    def __init__(self, width=64, image_channels=1, batch_norm=True):
+    def __init__(self, width=64, image_channels=1, batch_norm=True, dropout=0.0, minibatch_std=0):
         super().__init__()
         layers = [
             nn.Conv2d(image_channels, width, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),
+            *_d_extras(dropout),
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=not batch_norm),
         ]
         if batch_norm:
             layers.append(nn.BatchNorm2d(2 * width))
-        layers += [nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1)]
+        layers += [nn.LeakyReLU(0.2), *_d_extras(dropout)]
+        channels = 2 * width
+        if minibatch_std:
+            layers.append(nn.MinibatchStdDev(minibatch_std))
+            channels += 1
+        layers += [nn.Flatten(), nn.Linear(channels * 7 * 7, 1)]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x):
-        return self.net(x).reshape(-1)
+
+def apply_spectral_norm(module):
+    """Spectral normalization (Miyato et al. 2018) on every Linear and Conv2d weight: each layer 1-Lipschitz."""
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.spectral_norm(m)
+    return module
+
+
+def _no_pack(arch, pack):
+    if pack != 1:
+        raise ValueError(f"{arch}: model.pack = {pack}, but packing applies to the mlp discriminator of the 2-D mixtures")
 
 
 def build_models(config: dict):
@@ -136,19 +178,24 @@ def build_models(config: dict):
     model, data = config["model"], config["data"]
     arch = model["architecture"]
     pack = model.get("pack", 1)
+    extras = {"dropout": model.get("d_dropout", 0.0), "minibatch_std": model.get("minibatch_std", 0)}
     if arch == "mlp":
         g = MLPGenerator(model["latent_dim"], model["hidden"], model["layers"], out_dim=2)
-        d = MLPDiscriminator(2, model.get("d_hidden", model["hidden"]), model["layers"], pack=pack)
+        d = MLPDiscriminator(2, model.get("d_hidden", model["hidden"]), model["layers"], pack=pack, **extras)
     elif arch == "image-mlp":
+        _no_pack(arch, pack)
         g = ImageMLPGenerator(model["latent_dim"])
-        d = ImageMLPDiscriminator()
+        d = ImageMLPDiscriminator(**extras)
     elif arch in ("dcgan", "dcgan-critic"):
         g = DCGANGenerator(model["latent_dim"], model["width"])
-        d = DCGANDiscriminator(model["width"], batch_norm=arch == "dcgan")
+        _no_pack(arch, pack)
+        d = DCGANDiscriminator(model["width"], batch_norm=arch == "dcgan", **extras)
     else:
         raise ValueError(f"unknown model architecture {arch!r}: choose mlp, image-mlp, dcgan or dcgan-critic")
     if model.get("init") == "dcgan":
         nn.init.dcgan_(g)
         nn.init.dcgan_(d)
+    if model.get("spectral_norm"):
+        apply_spectral_norm(d)
     del data
     return g, d

@@ -28,6 +28,8 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import get_loss
 from .models import build_models
 from .penalties import clip_weights, gradient_penalty, r1_penalty
+from .techniques import HistoricalAverage, add_instance_noise, feature_matching_loss, instance_noise_std
+from .unrolled import unrolled_generator_loss
 
 MIXTURES = ("ring", "grid")
 
@@ -102,7 +104,14 @@ class Trainer:
         self.opt_g = build_optimizer(config, self.generator.parameters(), config["optim"]["lr_g"])
         self.opt_d = build_optimizer(config, self.discriminator.parameters(), config["optim"]["lr_d"])
         decay = config["optim"]["ema_decay"]
-        self.ema = optim.EMA(self.generator, decay) if decay > 0 else None
+        self.ema = optim.EMA(self.generator, decay, warmup=True) if decay > 0 else None
+        averaging = config["loss"]["historical_averaging"] > 0
+        self.history = [HistoricalAverage(m) for m in (self.generator, self.discriminator)] if averaging else None
+        if (config["loss"]["feature_matching"] or config["optim"]["unrolled_steps"]) and \
+                not hasattr(self.discriminator, "features"):
+            raise ValueError("feature matching and unrolling need one of minigan's discriminators")
+        if config["loss"]["feature_matching"] and config["optim"]["unrolled_steps"]:
+            raise ValueError("loss.feature_matching and optim.unrolled_steps each replace G's loss: choose one")
         self.pack = model["pack"]
         if train["batch_size"] % self.pack:
             raise ValueError(f"batch_size {train['batch_size']} must be a multiple of model.pack = {self.pack}")
@@ -154,6 +163,11 @@ class Trainer:
         cfg_loss, cfg_optim = self.config["loss"], self.config["optim"]
         batch_size = self.config["train"]["batch_size"]
         n_critic = cfg_optim["n_critic"]
+        sigma = instance_noise_std(cfg_loss["instance_noise"], self.step, self.total_steps)
+
+        def noisy(x):  # instance noise: what D sees, real or fake, in both players' steps
+            return add_instance_noise(x, sigma)
+
         for i in range(n_critic):
             real = next(batches)
             if i == n_critic - 1:
@@ -162,7 +176,7 @@ class Trainer:
             else:
                 with no_grad():
                     fake_for_d = self.generator(self._noise(batch_size))
-            d_real, d_fake = self._d(real), self._d(fake_for_d)
+            d_real, d_fake = self._d(noisy(real)), self._d(noisy(fake_for_d))
             loss_d = self.loss.discriminator(d_real, d_fake)
             penalty = None
             if cfg_loss["penalty"] == "gp":
@@ -171,26 +185,36 @@ class Trainer:
                 penalty = r1_penalty(self._d, real, cfg_loss["penalty_weight"])
             elif cfg_loss["penalty"] != "none":
                 raise ValueError(f"unknown penalty {cfg_loss['penalty']!r}: choose none, gp or r1")
+            if self.history is not None:
+                averaging = cfg_loss["historical_averaging"] * self.history[1].penalty()
+                penalty = averaging if penalty is None else penalty + averaging
             self.opt_d.zero_grad()
             (loss_d if penalty is None else loss_d + penalty).backward()
             grad_norm_d = self._clip(self.discriminator)
             self.opt_d.step()
             if cfg_loss["clip_value"] > 0:
                 clip_weights(self.discriminator, cfg_loss["clip_value"])
+            if self.history is not None:
+                self.history[1].update()
 
         # The generator step: D's weights need no gradient, which saves computing them.
         d_parameters = list(self.discriminator.parameters())
         for p in d_parameters:
             p.requires_grad = False
         try:
-            loss_g = self.loss.generator(self._d(fake))
+            loss_g = self._generator_loss(noisy(real), noisy(fake))
+            total_g = loss_g
+            if self.history is not None:
+                total_g = loss_g + cfg_loss["historical_averaging"] * self.history[0].penalty()
             self.opt_g.zero_grad()
-            loss_g.backward()
+            total_g.backward()
         finally:
             for p in d_parameters:
                 p.requires_grad = True
         grad_norm_g = self._clip(self.generator)
         self.opt_g.step()
+        if self.history is not None:
+            self.history[0].update()
         if self.ema is not None:
             self.ema.update(self.generator)
         for scheduler in self.schedulers:
@@ -204,6 +228,17 @@ class Trainer:
             "grad_norm_d": grad_norm_d,
             "grad_norm_g": grad_norm_g,
         }
+
+    def _generator_loss(self, real, fake):
+        """G's objective: fool D (the loss's generator side), match D's features, or fool D unrolled."""
+        if self.config["loss"]["feature_matching"]:
+            d = self.discriminator
+            return feature_matching_loss(d.features(self._pack(real)), d.features(self._pack(fake)))
+        k = self.config["optim"]["unrolled_steps"]
+        if k:
+            lr = self.config["optim"]["unrolled_lr"] or self.config["optim"]["lr_d"]
+            return unrolled_generator_loss(self.discriminator, self.loss, real, fake, k, lr, self._pack)
+        return self.loss.generator(self._d(fake))
 
     def _clip(self, module) -> float:
         """Measure (and, if configured, clip) the gradient's global norm: the vanishing-gradient monitor."""
@@ -231,8 +266,17 @@ class Trainer:
                 yield from self.loader
 
         stream = batches()
+        self.stopped_early = False
         try:
             while self.step < self.total_steps:
+                spent = time.perf_counter() - started
+                if train["max_seconds"] and self.step > start_step and spent >= train["max_seconds"]:
+                    self.stopped_early = True  # the time budget is spent: checkpoint where we are
+                    self.log(f"train.max_seconds = {train['max_seconds']} reached at step {self.step}; stopping")
+                    metrics_file.flush()
+                    self.save()
+                    self.save_samples()
+                    break
                 t0 = time.perf_counter()
                 numbers = self.train_step(stream)
                 self.step += 1
@@ -368,6 +412,8 @@ class Trainer:
             "final": {k: float(np.mean([r[k] for r in last])) for k in ("d_loss", "g_loss", "d_real", "d_fake")} if last else {},
             "checkpoint": str(self.latest_checkpoint()),
         }
+        if getattr(self, "stopped_early", False):
+            summary["stopped"] = f"train.max_seconds = {self.config['train']['max_seconds']} reached"
         step, last = getattr(self, "_last_evaluation", (None, None))
         if self.info["kind"] == "2d":
             if step == self.step:
@@ -399,6 +445,7 @@ class Trainer:
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
+            "historical_averages": [h.state_dict() for h in self.history] if self.history is not None else None,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "schedulers": [s.state_dict() for s in self.schedulers],
@@ -424,6 +471,9 @@ class Trainer:
         self.discriminator.load_state_dict(state["discriminator"])
         if self.ema is not None and state.get("ema"):
             self.ema.load_state_dict(state["ema"])
+        if self.history is not None and state.get("historical_averages"):
+            for history, saved in zip(self.history, state["historical_averages"]):
+                history.load_state_dict(saved)
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         for scheduler, saved in zip(self.schedulers, state["schedulers"]):

@@ -15,6 +15,9 @@ from .conv import Conv2d, ConvTranspose2d  # noqa: F401
 from .dropout import Dropout  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .linear import Linear  # noqa: F401
+from .minibatch_std import MinibatchStdDev  # noqa: F401
 from .module import Module, Parameter  # noqa: F401
 from .serialization import load, save  # noqa: F401
+from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401
 from .summary import summary  # noqa: F401
+from . import utils  # noqa: F401  (nn.utils.spectral_norm, as in PyTorch)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..autograd import no_grad
 from ..gradcheck_cases import case, leaf
 from .activation import LeakyReLU, ReLU, Sigmoid, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d
@@ -20,6 +21,8 @@ from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout
 from .flatten import Flatten, Unflatten
 from .linear import Linear
+from .minibatch_std import MinibatchStdDev
+from .spectral_norm import spectral_norm
 
 
 def _prepare(layer, rng, training, device):
@@ -98,4 +101,37 @@ layer_case(
     "Sequential", "critic block: Conv -> LeakyReLU -> Dropout -> Flatten -> Linear",
     lambda: Sequential(Conv2d(1, 2, 2, 2), LeakyReLU(0.2), Dropout(0.3), Flatten(), Linear(8, 1)),
     (2, 1, 4, 4), seed=118, same_mask=True,
+)
+layer_case("MinibatchStdDev", "MinibatchStdDev(2) on (N, F)", lambda: MinibatchStdDev(2), (4, 3), seed=119)
+layer_case("MinibatchStdDev", "MinibatchStdDev(4), group of N < 4", lambda: MinibatchStdDev(4), (3, 2), seed=120)
+layer_case("MinibatchStdDev", "MinibatchStdDev(2) on (N, C, H, W)", lambda: MinibatchStdDev(2), (4, 2, 2, 2), seed=121)
+
+
+def spectral_norm_case(config, make, input_shape, seed):
+    """``spectral_norm(make())`` in eval mode, w.r.t. its input, bias and weight_orig.
+
+    Eval mode, because training mode moves u and v on every call, and a finite difference
+    needs the same function each time. A few training calls first bring u and v near the
+    top singular vectors, so sigma = u^T W v is the real one and far from zero.
+    """
+    @case("spectral_norm", f"eval {config}, input {input_shape}")
+    def build(device):
+        rng = np.random.default_rng(seed)
+        layer = _prepare(spectral_norm(make()), rng, True, device)
+        x = leaf(rng, *input_shape, device=device)
+        with no_grad():
+            for _ in range(5):
+                layer(x)
+        layer.eval()
+
+        def fn(x, *parameters):
+            return layer(x)
+
+        return fn, (x, *layer.parameters())
+
+
+spectral_norm_case("Linear(4, 3)", lambda: Linear(4, 3), (2, 4), seed=122)
+spectral_norm_case("Conv2d(2, 2, 3, padding=1)", lambda: Conv2d(2, 2, 3, padding=1), (1, 2, 3, 3), seed=123)
+spectral_norm_case(
+    "ConvTranspose2d(2, 1, 2, 2, bias=False), dim=1", lambda: ConvTranspose2d(2, 1, 2, 2, bias=False), (1, 2, 2, 2), seed=124,
 )

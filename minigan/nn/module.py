@@ -37,7 +37,7 @@ class Parameter(Tensor):
 
 
 class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+    """Returned by ``register_forward_hook`` and ``register_forward_pre_hook``; ``remove()`` unregisters the hook."""
 
     _next_id = 0
 
@@ -75,6 +75,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # ------------------------------------------------------------ running it
@@ -82,12 +83,25 @@ class Module:
         raise NotImplementedError(f'{type(self).__name__} is missing the required "forward" method: define forward(self, x)')
 
     def __call__(self, *args, **kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:  # as in PyTorch, a pre-hook may replace the inputs
+                args = result if isinstance(result, tuple) else (result,)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, output)
             if result is not None:  # as in PyTorch, a hook may replace the output
                 output = result
         return output
+
+    def register_forward_pre_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every forward; it may return new inputs (a tuple, or one value).
+
+        ``spectral_norm`` uses one to recompute the normalized weight before each call.
+        """
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
 
     def register_forward_hook(self, hook) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after every forward (``summary`` uses this)."""
