@@ -1,4 +1,4 @@
-"""Tooling for the book: code blocks that run, and quotes of the real source that stay true.
+"""Tooling for the book: code blocks that run, quotes of the source and tables of results that stay true.
 
 A chapter quotes minigan with a marker line followed at once by a python block:
 
@@ -15,6 +15,17 @@ the current source, ``sync`` rewrites the blocks from the source:
 
     python chapters/book.py check     # from the repository root; exit status 1 on drift
     python chapters/book.py sync
+
+A chapter includes a table of measured results the same way, with a marker line
+followed at once by a text block:
+
+    <!-- include: benchmarks/results/lab-ring-techniques.md -->
+
+The block holds the lines of the file's first Markdown table (its first run of
+lines starting with '|'), so the numbers a chapter shows are the numbers that
+were measured: ``check`` reports a block that differs from the file, and a file
+that is missing or has no table; ``sync`` rewrites the block from the file (and
+leaves it alone while the file is missing, so that quotes can still be synced).
 
 The other python blocks are the chapter's runnable code: ``code_blocks`` lists
 them (tests/test_chapters.py runs them), except those whose fence reads
@@ -38,6 +49,7 @@ QUOTE = re.compile(
     r'^<!--\s*quote:\s*(?P<path>[^\s:]+)::(?P<name>[\w.]*)'
     r'(?:\s+from\s+"(?P<start>[^"]+)"\s+to\s+"(?P<end>[^"]+)")?\s*-->\s*$'
 )
+INCLUDE = re.compile(r'^<!--\s*include:\s*(?P<path>\S+)\s*-->\s*$')
 FENCE = re.compile(r"^```(?P<info>.*)$")
 
 
@@ -57,6 +69,7 @@ class Block:
     stop: int  # index of the closing fence
     code: str
     quote: re.Match | None  # the marker just above it, if any
+    include: re.Match | None = None  # an include marker just above it, if any
 
     @property
     def line(self) -> int:
@@ -65,7 +78,7 @@ class Block:
 
 
 def blocks(lines: list[str]) -> list[Block]:
-    """Every fenced block of a chapter, each with the quote marker right above it (if any)."""
+    """Every fenced block of a chapter, each with the quote or include marker right above it (if any)."""
     found, i = [], 0
     while i < len(lines):
         opening = FENCE.match(lines[i])
@@ -77,8 +90,9 @@ def blocks(lines: list[str]) -> list[Block]:
             j += 1
         if j == len(lines):
             raise ValueError(f"line {i + 1}: a code block that is never closed")
-        marker = QUOTE.match(lines[i - 1].strip()) if i > 0 else None
-        found.append(Block(opening["info"].strip(), i, j, "\n".join(lines[i + 1:j]), marker))
+        above = lines[i - 1].strip() if i > 0 else ""
+        code = "\n".join(lines[i + 1:j])
+        found.append(Block(opening["info"].strip(), i, j, code, QUOTE.match(above), INCLUDE.match(above)))
         i = j + 1
     return found
 
@@ -93,13 +107,17 @@ def code_blocks(chapter: Path) -> list[Block]:
 
 
 def stray_markers(chapter: Path) -> list[str]:
-    """Quote markers that are not followed at once by a python block (a typo would hide a quote)."""
+    """Quote and include markers not followed at once by a block of theirs (a typo would hide a quote)."""
     lines = chapter.read_text().splitlines()
-    quoted = {b.start - 1 for b in blocks(lines) if b.quote is not None}
+    found = blocks(lines)
+    quoted = {b.start - 1 for b in found if b.quote is not None}
+    included = {b.start - 1 for b in found if b.include is not None}
     problems = []
     for n, line in enumerate(lines):
         if "<!-- quote:" in line and n not in quoted:
             problems.append(f"{chapter.name}:{n + 1}: quote marker not followed by a ```python block: {line.strip()}")
+        if "<!-- include:" in line and n not in included:
+            problems.append(f"{chapter.name}:{n + 1}: include marker not followed by a ```text block: {line.strip()}")
     return problems
 
 
@@ -155,15 +173,45 @@ def _wanted(marker: re.Match) -> str:
     return source_of(marker["path"], marker["name"], marker["start"], marker["end"])
 
 
+# ---------------------------------------------------------------- the included tables
+
+def table_of(path: str) -> str:
+    """The first Markdown table of ``path`` (repository-relative): its first run of lines starting with '|'."""
+    file = ROOT / path
+    if not file.is_file():
+        raise LookupError(f"{path} does not exist (yet): measure it, or remove the include marker")
+    table = []
+    for line in file.read_text().splitlines():
+        if line.startswith("|"):
+            table.append(line.rstrip())
+        elif table:
+            break
+    if not table:
+        raise LookupError(f"{path} has no Markdown table (no line starting with '|')")
+    return "\n".join(table)
+
+
+def _differs(where, have, wanted, label, what):
+    """A problem message: ``what`` differs, with a short diff from the chapter's block to ``label``."""
+    diff = list(difflib.unified_diff(have.splitlines(), wanted.splitlines(), "chapter", label, n=1, lineterm=""))
+    shown = diff[:24] + ([f"... ({len(diff) - 24} more diff lines)"] if len(diff) > 24 else [])
+    return f"{where}\n  {what} (run `python chapters/book.py sync` to update it):\n    " + "\n    ".join(shown)
+
+
 # ---------------------------------------------------------------- check and sync
 
 def check(paths=None) -> list[str]:
-    """Problems with the quotes, one message each (chapter, marker, a short diff); empty when all is well."""
+    """Problems with the quotes and the included tables, one message each (chapter, marker, a short diff).
+
+    Empty when all is well.
+    """
     problems = []
     for chapter in paths or chapters():
         chapter = Path(chapter)
         problems += stray_markers(chapter)
         for block in blocks(chapter.read_text().splitlines()):
+            if block.include is not None:
+                problems += _check_include(chapter, block)
             if block.quote is None:
                 continue
             marker = block.quote.group(0)
@@ -177,19 +225,28 @@ def check(paths=None) -> list[str]:
                 problems.append(f"{where}\n  {err}")
                 continue
             if block.code != wanted:
-                diff = list(difflib.unified_diff(
-                    block.code.splitlines(), wanted.splitlines(), "chapter", "source", n=1, lineterm=""
-                ))
-                shown = diff[:24] + ([f"... ({len(diff) - 24} more diff lines)"] if len(diff) > 24 else [])
-                problems.append(
-                    f"{where}\n  the quoted block differs from the source "
-                    f"(run `python chapters/book.py sync` to update it):\n    " + "\n    ".join(shown)
-                )
+                what = "the quoted block differs from the source"
+                problems.append(_differs(where, block.code, wanted, "source", what))
     return problems
 
 
+def _check_include(chapter, block) -> list[str]:
+    where = f"{chapter.name}:{block.start}: {block.include.group(0)}"
+    if block.info.split()[:1] != ["text"]:
+        return [f"{where}\n  the block under an include marker must be ```text"]
+    try:
+        wanted = table_of(block.include["path"])
+    except LookupError as err:
+        return [f"{where}\n  {err}"]
+    if block.code == wanted:
+        return []
+    path = block.include["path"]
+    return [_differs(where, block.code, wanted, path, f"the included table differs from the table in {path}")]
+
+
 def sync(paths=None) -> list[str]:
-    """Rewrite every quoted block from the source; return the chapters that changed."""
+    """Rewrite every quoted block from the source, and every included table from its file
+    (while that file exists); return the chapters that changed."""
     changed = []
     for chapter in paths or chapters():
         chapter = Path(chapter)
@@ -198,6 +255,11 @@ def sync(paths=None) -> list[str]:
         for block in reversed(blocks(lines)):
             if block.quote is not None and block.info.split()[:1] == ["python"]:
                 lines[block.start + 1:block.stop] = _wanted(block.quote).splitlines()
+            elif block.include is not None and block.info.split()[:1] == ["text"]:
+                try:
+                    lines[block.start + 1:block.stop] = table_of(block.include["path"]).splitlines()
+                except LookupError:
+                    pass  # a missing file, or one without a table: check reports it, the quotes still sync
         text = "\n".join(lines) + "\n"
         if text != chapter.read_text():
             chapter.write_text(text)
@@ -212,12 +274,12 @@ def main(argv=None) -> int:
         return 2
     if argv == ["sync"]:
         changed = sync()
-        print(f"updated {', '.join(changed)}" if changed else "every quote already matches the source")
+        print(f"updated {', '.join(changed)}" if changed else "every quote and table already matches its source")
     problems = check()
     for problem in problems:
         print(problem + "\n")
     if argv == ["check"]:
-        print(f"{len(problems)} problem(s)" if problems else "every quote matches the source")
+        print(f"{len(problems)} problem(s)" if problems else "every quote matches the source, every table its file")
     return 1 if problems else 0
 
 

@@ -91,3 +91,41 @@ def test_book_tool_reports_unknown_names(tmp_path):
     problems = book.check([chapter])
     assert any("no 'Function.__cal__'" in p for p in problems), problems
     assert any("not followed by a ```python block" in p for p in problems), problems
+
+
+def test_book_tool_keeps_included_tables_in_sync(tmp_path, monkeypatch):
+    """An include marker holds a results file's first table: check() reports a stale or missing one, sync() fills it."""
+    monkeypatch.setattr(book, "ROOT", tmp_path)
+    results = tmp_path / "benchmarks" / "results" / "lab-tiny.md"
+    results.parent.mkdir(parents=True)
+    table = "| configuration | seeds | modes covered |\n|---|---|---|\n| vanilla | 3 | 6.00 ± 1.00 |"
+    results.write_text(f"# A tiny experiment\n\nWhat it compares.\n\n{table}\n\nFailed cells:\n\n| not | this one |\n")
+    chapter = tmp_path / "97-results.md"
+    chapter.write_text("Text.\n\n<!-- include: benchmarks/results/lab-tiny.md -->\n```text\n```\n\nMore text.\n")
+
+    (problem,) = book.check([chapter])
+    assert "97-results.md:3" in problem and "lab-tiny.md" in problem and "book.py sync" in problem
+    assert "+| vanilla | 3 | 6.00 ± 1.00 |" in problem
+    assert book.code_blocks(chapter) == []                # an included table is not code
+    assert book.sync([chapter]) == ["97-results.md"]
+    assert book.check([chapter]) == []
+    assert f"```text\n{table}\n```\n\nMore text." in chapter.read_text()   # the first table only
+
+    results.write_text(results.read_text().replace("6.00 ± 1.00", "7.00 ± 0.50"))
+    (problem,) = book.check([chapter])
+    assert "-| vanilla | 3 | 6.00 ± 1.00 |" in problem and "+| vanilla | 3 | 7.00 ± 0.50 |" in problem
+
+    results.unlink()
+    (problem,) = book.check([chapter])
+    assert "benchmarks/results/lab-tiny.md does not exist" in problem
+    assert book.sync([chapter]) == []                     # left alone while the file is missing
+
+
+def test_book_tool_reports_a_misplaced_include_marker(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "ROOT", tmp_path)
+    (tmp_path / "r.md").write_text("| a |\n|---|\n")
+    chapter = tmp_path / "96-misplaced.md"
+    chapter.write_text("<!-- include: r.md -->\n\n```text\n```\n\n<!-- include: r.md -->\n```python\npass\n```\n")
+    problems = book.check([chapter])
+    assert any("include marker not followed by a ```text block" in p for p in problems), problems
+    assert any("must be ```text" in p for p in problems), problems

@@ -125,8 +125,11 @@ def run_experiment(experiment, out, seeds=None, jobs=None, extra=None, log=print
     todo = [(config, str(path)) for name, _, config, path in cells
             if cell_status(path) != "done" and (not only or name in only)]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+    finished = sum(cell_status(path) == "done" for *_, path in cells)
+    left_out = len(cells) - finished - len(todo)
     log(f"{experiment.name}: {len(cells)} cells ({len(experiment.configs)} configurations x "
-        f"{seeds or experiment.seeds} seeds), {len(cells) - len(todo)} already done, {len(todo)} to run on {jobs} process(es)")
+        f"{seeds or experiment.seeds} seeds), {finished} already done, {len(todo)} to run on {jobs} process(es)"
+        + (f", {left_out} left out by --only" if left_out else ""))
     (out / "experiment.toml").write_text(Path(experiment.source).read_text())
     started = time.perf_counter()
     results = []
