@@ -276,7 +276,7 @@ def test_a_chain_of_100000_ops_backpropagates_without_recursion():
     y.backward()
     assert y.item() == -0.5
     assert x.grad.item() == -1.0  # one node skipped or run twice would flip the sign
-    assert time.perf_counter() - start < 60  # a few seconds; a quadratic engine takes hours
+    assert time.perf_counter() - start < 300  # a few seconds when idle; a quadratic engine takes hours
 
 
 def test_a_100000_op_graph_can_be_deleted_without_backward():

@@ -447,3 +447,25 @@ def test_bad_lab_arguments_exit_2_with_one_line(args, words, tmp_path, capsys):
     for word in words:
         assert word in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_report_only_trains_nothing_and_rewrites_the_tables(done, tmp_path, capsys):
+    experiment, out, _, _ = done
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "results.md").unlink()
+    stamps = {p: p.stat().st_mtime_ns for p in (copy / "cells").rglob("summary.json")}
+    status, stdout, stderr = cli(capsys, "lab", experiment.source, "--out", copy, "--seeds", 3, "--report-only")
+    assert status == 0, stderr
+    assert "0 to run" in stderr and "4 of 6 cells ok, 0 failed" in stdout
+    assert {p: p.stat().st_mtime_ns for p in (copy / "cells").rglob("summary.json")} == stamps
+    text = (copy / "results.md").read_text()
+    assert "(1 not run)" in text
+
+
+def test_each_invocation_that_trained_cells_is_listed_in_results_md(done):
+    _, out, _, _ = done
+    (invocation,) = [json.loads(line) for line in (out / "invocations.jsonl").read_text().splitlines()]
+    assert invocation["cells"] == 4 and invocation["processes"] == 1 and "CPU cores" in invocation["machine"]
+    text = (out / "results.md").read_text()
+    assert "Cells trained by:" in text and invocation["command"] in text

@@ -23,6 +23,8 @@ def add_lab_parser(sub):
     p.add_argument("--only", action="append", metavar="CONFIG", help="run only this configuration (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="an override for every cell (repeatable)")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: rewrite results.csv/md and the plots from the cells already on disk")
     return p
 
 
@@ -69,7 +71,8 @@ def lab_command(args) -> int:
         command = "python -m minigan lab " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
             if len(sys.argv) > 2 and sys.argv[1] == "lab" else f"python -m minigan lab {args.experiment}"
         rows = run_experiment(experiment, out, seeds=args.seeds, jobs=args.jobs, extra=extra,
-                              log=lambda m: print(m, file=sys.stderr), command=command, only=args.only)
+                              log=lambda m: print(m, file=sys.stderr), command=command, only=args.only,
+                              report_only=args.report_only)
     except (ExperimentError, ValueError, RuntimeError) as err:
         print(f"python -m minigan lab: {err}", file=sys.stderr)
         return 2

@@ -55,6 +55,10 @@ def cell_row(name, seed, path) -> dict:
     return row
 
 
+def _defined(value) -> bool:
+    return value is not None and value != "" and math.isfinite(float(value))
+
+
 def mean_and_error(values):
     """(mean, standard error) of the finite values; error None for fewer than two values."""
     values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
@@ -68,7 +72,8 @@ def mean_and_error(values):
 def _format(mean, error, metric):
     if mean is None:
         return "-"
-    digits = 1 if metric in ("fid", "seconds") else 2 if metric in ("modes_covered", "classes_covered") else 3
+    digits = 0 if metric == "steps" else 1 if metric in ("fid", "seconds") else \
+        2 if metric in ("modes_covered", "classes_covered") else 3
     if metric in ("grad_norm_g", "grad_norm_d", "sec_per_step"):
         text = f"{mean:.3g}" + ("" if error is None else f" ± {error:.2g}")
         return text
@@ -85,30 +90,37 @@ def summarize(experiment, rows) -> list:
                  "missing": sum(r["status"] == "missing" for r in mine)}
         for metric in experiment.metrics:
             entry[metric] = mean_and_error([r.get(metric) for r in ok])
+            entry[f"{metric}:n"] = sum(_defined(r.get(metric)) for r in ok)
         table.append(entry)
     return table
 
 
-def markdown(experiment, table, rows, command="", machine=None) -> str:
+def markdown(experiment, table, rows, ran=()) -> str:
     out = io.StringIO()
     out.write(f"# {experiment.title}\n\n")
     if experiment.description:
         out.write(experiment.description + "\n\n")
-    if command:
-        out.write(f"Command: `{command}`\n\n")
-    if machine:
-        out.write("Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()) + "\n\n")
+    if ran:
+        out.write("Cells trained by:\n\n")
+        for run in ran:
+            details = "; ".join(f"{k} {v}" for k, v in run.items() if k != "command")
+            out.write(f"- `{run['command']}` ({details})\n")
+        out.write("\n")
     out.write(f"Preset `{experiment.preset}`; base overrides: "
               + (", ".join(f"`{k} = {v}`" for k, v in experiment.base.items()) or "none") + ". "
               "Each entry is the mean ± standard error over the seeds that finished "
-              "(s.e. = sample std / sqrt(n)).\n\n")
+              "(s.e. = sample std / sqrt(n)); (n=k) marks a metric defined on only k of them "
+              "(the reverse KL needs at least one high-quality sample).\n\n")
     header = ["configuration", "seeds"] + [m.replace("_", " ") for m in experiment.metrics] + ["changes from the base"]
     out.write("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
     for entry in table:
         seeds = f"{entry['ok']}" + (f" ({entry['failed']} failed)" if entry["failed"] else "") + \
             (f" ({entry['missing']} not run)" if entry["missing"] else "")
         changes = ", ".join(f"{k}={v}" for k, v in experiment.configs[entry["config"]].items()) or "—"
-        cells = [_format(*entry[m], m) for m in experiment.metrics]
+        # A metric undefined on some seeds (the reverse KL when no sample is high quality)
+        # is averaged over the others, and says over how many.
+        cells = [_format(*entry[m], m) + (f" (n={entry[m + ':n']})" if 0 < entry[m + ":n"] < entry["ok"] else "")
+                 for m in experiment.metrics]
         out.write(f"| {entry['config']} | {seeds} | " + " | ".join(cells) + f" | {changes} |\n")
     failed = [r for r in rows if r["status"] == "failed"]
     if failed:
@@ -118,7 +130,7 @@ def markdown(experiment, table, rows, command="", machine=None) -> str:
     return out.getvalue()
 
 
-def write_report(experiment, out, cells, command="", machine=None, log=print) -> list:
+def write_report(experiment, out, cells, log=print) -> list:
     """results.csv, results.md, samples.png and curves.png in ``out``; returns the rows."""
     out = Path(out)
     rows = [cell_row(name, seed, path) for name, seed, _, path in cells]
@@ -129,7 +141,9 @@ def write_report(experiment, out, cells, command="", machine=None, log=print) ->
         writer.writeheader()
         writer.writerows(rows)
     table = summarize(experiment, rows)
-    text = markdown(experiment, table, rows, command, machine)
+    ran = [json.loads(line) for line in (out / "invocations.jsonl").read_text().splitlines() if line.strip()] \
+        if (out / "invocations.jsonl").exists() else []
+    text = markdown(experiment, table, rows, ran)
     with atomic_write(out / "results.md", "w") as f:
         f.write(text)
     try:
@@ -217,9 +231,10 @@ def save_curves_figure(experiment, cells, path):
                 continue
             steps = np.array(sorted(points))
             values = np.array([np.mean(points[s]) for s in steps])
-            if panel in experiment.curves and len(values) > 50:  # step series are noisy: a moving average
+            if panel in experiment.curves and len(values) > 50:  # step series are noisy: a trailing moving average
                 window = max(1, len(values) // 50)
-                values = np.convolve(values, np.ones(window) / window, mode="same")
+                values = np.convolve(values, np.ones(window) / window, mode="valid")
+                steps = steps[window - 1:]
             ax.plot(steps, values, label=name, linewidth=1)
         ax.set_title(panel.replace("_", " "))
         ax.set_xlabel("generator step")

@@ -9,6 +9,7 @@ results, and the other cells go on.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -113,17 +114,18 @@ def plan(experiment, out, seeds=None, extra=None):
     return cells
 
 
-def run_experiment(experiment, out, seeds=None, jobs=None, extra=None, log=print, command="", only=None) -> dict:
+def run_experiment(experiment, out, seeds=None, jobs=None, extra=None, log=print, command="", only=None,
+                   report_only=False) -> dict:
     """Run every missing cell of ``experiment`` into ``out`` and write the report; returns the report's rows.
 
     ``only`` (configuration names) limits what runs; the report still covers every configuration,
-    so cells run earlier stay in the tables.
+    so cells run earlier stay in the tables. ``report_only`` runs nothing and rewrites the report.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cells = plan(experiment, out, seeds, extra)
     todo = [(config, str(path)) for name, _, config, path in cells
-            if cell_status(path) != "done" and (not only or name in only)]
+            if cell_status(path) != "done" and (not only or name in only) and not report_only]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     finished = sum(cell_status(path) == "done" for *_, path in cells)
     left_out = len(cells) - finished - len(todo)
@@ -149,14 +151,19 @@ def run_experiment(experiment, out, seeds=None, jobs=None, extra=None, log=print
                     (Path(job[1]) / "error.txt").write_text(result["error"] + "\n")
                 results.append(result)
                 _say(result, len(results), len(todo), log)
-    machine = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}",
-        "python": sys.version.split()[0],
-        "processes": jobs,
-        "wall_seconds": round(time.perf_counter() - started, 1),
-    }
-    return write_report(experiment, out, cells, command=command, machine=machine, log=log)
+    if todo:  # the report lists every invocation that trained cells here, with its machine
+        invocation = {
+            "command": command or f"run_experiment({experiment.name!r})",
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}",
+            "python": sys.version.split()[0],
+            "processes": jobs,
+            "cells": len(todo),
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        }
+        with open(out / "invocations.jsonl", "a") as f:
+            f.write(json.dumps(invocation) + "\n")
+    return write_report(experiment, out, cells, log=log)
 
 
 def _say(result, done, total, log):
