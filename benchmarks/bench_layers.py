@@ -1,10 +1,12 @@
-"""Forward + backward of the DCGAN-MNIST convolutions, minigan against PyTorch in the same run.
+"""Forward + backward of single layers at the DCGAN-MNIST shapes, minigan against PyTorch in the same run.
 
-    python benchmarks/bench_layers.py [--repeats 30] [--device cpu|cuda]
+    python benchmarks/bench_layers.py [--repeats 30] [--device cpu|cuda] [--batch 64]
 
 Prints milliseconds per forward+backward (median, interleaved) and the ratio
-minigan / PyTorch. Shapes: batch 64, kernel 4, stride 2, padding 1, as in the
-DCGAN of the training issue.
+minigan / PyTorch. Shapes are those of the DCGAN of the training issue at the
+given batch: its Linear layers, its convolutions and transposed convolutions
+(kernel 4, stride 2, padding 1) and its BatchNorm2d layers in training mode.
+Each backward computes the gradients of the input and of every parameter.
 """
 
 from __future__ import annotations
@@ -13,45 +15,56 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import interleaved, machine  # noqa: E402
+from timing import interleaved, machine  # noqa: E402  (first: it sets the thread-pool environment)
+
+import numpy as np  # noqa: E402
 
 import minigan  # noqa: E402
 import minigan.nn.functional as F  # noqa: E402
 
-CASES = [
-    # name, kind, input shape, weight shape
-    ("Conv2d 1->64, 28x28", "conv", (64, 1, 28, 28), (64, 1, 4, 4)),
-    ("Conv2d 64->128, 14x14", "conv", (64, 64, 14, 14), (128, 64, 4, 4)),
-    ("ConvTranspose2d 128->64, 7x7", "convT", (64, 128, 7, 7), (128, 64, 4, 4)),
-    ("ConvTranspose2d 64->1, 14x14", "convT", (64, 64, 14, 14), (64, 1, 4, 4)),
-]
+
+def cases(batch):
+    """(name, kind, input shape, parameter shapes) at the DCGAN's shapes."""
+    n = batch
+    return [
+        ("Linear 100->6272", "linear", (n, 100), [(6272, 100)]),
+        ("Linear 6272->1", "linear", (n, 6272), [(1, 6272), (1,)]),
+        ("Conv2d 1->64, 28x28", "conv", (n, 1, 28, 28), [(64, 1, 4, 4), (64,)]),
+        ("Conv2d 64->128, 14x14", "conv", (n, 64, 14, 14), [(128, 64, 4, 4)]),
+        ("ConvTranspose2d 128->64, 7x7", "convT", (n, 128, 7, 7), [(128, 64, 4, 4)]),
+        ("ConvTranspose2d 64->1, 14x14", "convT", (n, 64, 14, 14), [(64, 1, 4, 4), (1,)]),
+        ("BatchNorm2d 128, 7x7", "bn", (n, 128, 7, 7), [(128,), (128,)]),
+        ("BatchNorm2d 64, 14x14", "bn", (n, 64, 14, 14), [(64,), (64,)]),
+    ]
 
 
-def minigan_step(kind, x, w, b):
+def forward(lib, kind, x, params, running):
+    """The layer's forward with ``lib``'s functional API (minigan's mirrors PyTorch's names)."""
+    if kind == "linear":
+        return lib.linear(x, *params)
+    if kind == "conv":
+        return lib.conv2d(x, *params, stride=2, padding=1)
+    if kind == "convT":
+        return lib.conv_transpose2d(x, *params, stride=2, padding=1)
+    return lib.batch_norm(x, *running, *params, training=True)
+
+
+def step(lib, kind, x, params, running, ones_like, sync):
     def run():
-        x.grad = w.grad = b.grad = None
-        op = F.conv2d if kind == "conv" else F.conv_transpose2d
-        y = op(x, w, b, stride=2, padding=1)
-        y.backward(minigan.ones_like(y))
-    return run
-
-
-def torch_step(torch, kind, x, w, b):
-    def run():
-        x.grad = w.grad = b.grad = None
-        op = torch.nn.functional.conv2d if kind == "conv" else torch.nn.functional.conv_transpose2d
-        y = op(x, w, b, stride=2, padding=1)
-        y.backward(torch.ones_like(y))
+        for t in [x] + params:
+            t.grad = None
+        y = forward(lib, kind, x, params, running)
+        y.backward(ones_like(y))
+        sync()
     return run
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args(argv)
     minigan.set_device(args.device)
     try:
@@ -59,19 +72,26 @@ def main(argv=None):
     except ImportError:
         torch = None
     print(f"# {machine()}; device {args.device}")
-    print(f"{'case (batch 64, k4 s2 p1)':<32} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>7}")
+    print(f"{f'case (batch {args.batch})':<32} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>7}")
     rng = np.random.default_rng(0)
-    for name, kind, x_shape, w_shape in CASES:
+    sync_ours = (lambda: minigan.backend.synchronize(minigan.zeros(1).data))
+    for name, kind, x_shape, p_shapes in cases(args.batch):
         x_np = rng.standard_normal(x_shape).astype(np.float32)
-        w_np = (rng.standard_normal(w_shape) * 0.05).astype(np.float32)
-        b_np = np.zeros(w_shape[0] if kind == "conv" else w_shape[1], np.float32)
-        cases = {"minigan": minigan_step(kind, *(minigan.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np)))}
+        p_np = [(rng.standard_normal(s) * 0.05 + (1.0 if kind == "bn" and i == 0 else 0.0)).astype(np.float32)
+                for i, s in enumerate(p_shapes)]
+        c = x_shape[1]
+        run_np = [np.zeros(c, np.float32), np.ones(c, np.float32)] if kind == "bn" else []
+        mx = minigan.tensor(x_np, requires_grad=True)
+        mp = [minigan.tensor(a, requires_grad=True) for a in p_np]
+        timed = {"minigan": step(F, kind, mx, mp, [minigan.tensor(a) for a in run_np], minigan.ones_like, sync_ours)}
         if torch is not None:
             device = "cuda" if args.device == "cuda" else "cpu"
-            tensors = [torch.tensor(a, requires_grad=True, device=device) for a in (x_np, w_np, b_np)]
-            step = torch_step(torch, kind, *tensors)
-            cases["torch"] = (lambda step=step: (step(), torch.cuda.synchronize())) if device == "cuda" else step
-        times = interleaved(cases, repeats=args.repeats)
+            tx = torch.tensor(x_np, requires_grad=True, device=device)
+            tp = [torch.tensor(a, requires_grad=True, device=device) for a in p_np]
+            tr = [torch.tensor(a, device=device) for a in run_np]
+            sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+            timed["torch"] = step(torch.nn.functional, kind, tx, tp, tr, torch.ones_like, sync)
+        times = interleaved(timed, repeats=args.repeats)
         ours, theirs = times["minigan"], times.get("torch")
         ratio = f"{ours / theirs:7.2f}" if theirs else "    n/a"
         print(f"{name:<32} {ours:>11.2f} {theirs if theirs else float('nan'):>11.2f} {ratio}", flush=True)

@@ -15,10 +15,10 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import interleaved, machine  # noqa: E402
+from timing import interleaved, machine  # noqa: E402  (first: it sets the thread-pool environment)
+
+import numpy as np  # noqa: E402
 from twins import make_pair, minigan_step, torch_step  # noqa: E402
 
 import minigan  # noqa: E402

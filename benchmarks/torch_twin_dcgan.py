@@ -46,8 +46,7 @@ def main(argv=None):
                 "loss.instance_noise": 0.0, "loss.feature_matching": False, "loss.historical_averaging": 0.0,
                 "optim.name": "adam", "optim.n_critic": 1, "optim.lr_schedule": "constant", "optim.weight_decay": 0.0,
                 "optim.unrolled_steps": 0, "optim.grad_clip_norm": 0.0, "optim.grad_clip_value": 0.0,
-                "model.architecture": "dcgan", "model.d_dropout": 0.0, "model.spectral_norm": False,
-                "model.minibatch_std": 0}
+                "model.architecture": "dcgan", "model.d_dropout": 0.0, "model.spectral_norm": False}
     differ = [f"{k} = {config[k.split('.')[0]].get(k.split('.')[1])!r}" for k, v in mirrored.items()
               if config[k.split(".")[0]].get(k.split(".")[1], v) != v]
     if differ:
@@ -56,7 +55,8 @@ def main(argv=None):
     fresh = config
     minigan.manual_seed(fresh["train"]["seed"])
     g0, d0 = build_models(fresh)
-    tg, td = torch_models(torch, "dcgan", fresh["model"]["latent_dim"], fresh["model"]["width"])
+    tg, td = torch_models(torch, "dcgan", fresh["model"]["latent_dim"], fresh["model"]["width"],
+                          minibatch_std=fresh["model"].get("minibatch_std", 0))
     copy_weights(torch, g0, tg)
     copy_weights(torch, d0, td)
     o = fresh["optim"]

@@ -10,9 +10,28 @@ from __future__ import annotations
 import numpy as np
 
 
-def torch_models(torch, arch, latent_dim=100, width=64, hidden=128, layers=3):
+def torch_minibatch_std(torch, group_size):
+    """PyTorch twin of minigan.nn.MinibatchStdDev (Karras et al. 2018), the same grouping (n mod N/G)."""
+
+    class MinibatchStdDev(torch.nn.Module):
+        def forward(self, x):
+            n, rest = x.shape[0], x.shape[1:]
+            group = min(group_size, n)
+            groups = n // group
+            y = x.reshape(group, groups, *rest)
+            std = (y.var(0, unbiased=False) + 1e-8).sqrt()
+            s = std.reshape(groups, -1).mean(1)
+            spatial = rest[1:]
+            s = s.reshape(1, groups, 1, *[1] * len(spatial)).expand(group, groups, 1, *spatial)
+            return torch.cat([x, s.reshape(n, 1, *spatial)], 1)
+
+    return MinibatchStdDev()
+
+
+def torch_models(torch, arch, latent_dim=100, width=64, hidden=128, layers=3, minibatch_std=0):
     nn = torch.nn
     if arch == "dcgan":
+        std = [torch_minibatch_std(torch, minibatch_std)] if minibatch_std else []
         g = nn.Sequential(
             nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False), nn.Unflatten(1, (2 * width, 7, 7)),
             nn.BatchNorm2d(2 * width), nn.ReLU(),
@@ -22,7 +41,7 @@ def torch_models(torch, arch, latent_dim=100, width=64, hidden=128, layers=3):
         d = nn.Sequential(
             nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1),
+            *std, nn.Flatten(), nn.Linear((2 * width + len(std)) * 7 * 7, 1),
         )
     elif arch == "mlp":
         def mlp(inputs, outputs, act):
@@ -84,7 +103,7 @@ def minigan_step(minigan, g, d, opt_g, opt_d, real, z):
     return float(loss_d.item()), float(loss_g.item())
 
 
-def make_pair(arch, seed=0, batch=64):
+def make_pair(arch, seed=0, batch=64, minibatch_std=0):
     """minigan and PyTorch models with identical weights, their Adam optimizers, and a data batch."""
     import torch
 
@@ -93,14 +112,14 @@ def make_pair(arch, seed=0, batch=64):
 
     minigan.manual_seed(seed)
     if arch == "dcgan":
-        g, d = DCGANGenerator(100, 64), DCGANDiscriminator(64)
+        g, d = DCGANGenerator(100, 64), DCGANDiscriminator(64, minibatch_std=minibatch_std)
         minigan.nn.init.dcgan_(g)
         minigan.nn.init.dcgan_(d)
         latent, shape = 100, (1, 28, 28)
     else:
         g, d = MLPGenerator(100, 128, 3, 2), MLPDiscriminator(2, 128, 3)
         latent, shape = 100, (2,)
-    tg, td = torch_models(torch, arch, latent_dim=latent)
+    tg, td = torch_models(torch, arch, latent_dim=latent, minibatch_std=minibatch_std)
     copy_weights(torch, g, tg)
     copy_weights(torch, d, td)
     rng = np.random.default_rng(seed)

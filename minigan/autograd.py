@@ -14,9 +14,10 @@ import functools
 import threading
 import weakref
 
-from .backend import device_of, ensure_array
+from .backend import device_of, ensure_array, synchronize
 
 _state = threading.local()
+_profiler = None  # a minigan.profiler.Profile while one is active
 
 
 def is_grad_enabled() -> bool:
@@ -77,9 +78,16 @@ class Function:
                     f"{type(self).__name__}: inputs are on different devices ({', '.join(sorted(devices))}); "
                     "move them to one device first with tensor.to(device)"
                 )
-        output = Tensor(ensure_array(self.forward(*(t.data for t in tensors))))
-        self.needs_input_grad = tuple(t.requires_grad for t in tensors)
-        if is_grad_enabled() and any(self.needs_input_grad):
+        # Known before forward runs, so forward can skip keeping what no backward will need.
+        recording = is_grad_enabled()
+        self.needs_input_grad = tuple(recording and t.requires_grad for t in tensors)
+        if _profiler is None:
+            output = Tensor(ensure_array(self.forward(*(t.data for t in tensors))))
+        else:
+            _profiler.enter(type(self).__name__)
+            output = Tensor(ensure_array(self.forward(*(t.data for t in tensors))))
+            _profiler.exit(lambda: synchronize(output.data))
+        if any(self.needs_input_grad):
             self.inputs = tensors
             self.output_ref = weakref.ref(output)  # weak: the output owns us, not the reverse
             self.freed = False
@@ -201,7 +209,12 @@ def _run_backward(outputs, grad_outputs, targets, retain_graph, create_graph):
             if grad_out is not None and id(node) in needed:
                 if id(node) in target_by_fn:
                     accumulate_found(target_by_fn[id(node)], grad_out)
-                grads = node.backward(grad_out)
+                if _profiler is None:
+                    grads = node.backward(grad_out)
+                else:
+                    _profiler.enter(f"{type(node).__name__}.backward")
+                    grads = node.backward(grad_out)
+                    _profiler.exit()
                 grads = grads if isinstance(grads, tuple) else (grads,)
                 for x, g in zip(node.inputs, grads):
                     if g is None or not x.requires_grad:

@@ -156,6 +156,12 @@ def to_device(array, device):
     return _strict().asarray(host)
 
 
+def synchronize(array) -> None:
+    """Wait until the device that holds ``array`` has finished its queued work (a no-op off the GPU)."""
+    if device_of(array) == "cuda":
+        _cupy().cuda.get_current_stream().synchronize()
+
+
 def to_numpy(array) -> np.ndarray:
     """A NumPy array with the same values; copies from the GPU when needed."""
     source = device_of(array)

@@ -406,3 +406,19 @@ def test_sliding_windows_strided_view_equals_the_portable_slices(config, from_nc
     assert fast.shape == (shape[0], oh, ow, kh, kw, shape[3])
     for p, q, i, j in np.ndindex(oh, ow, kh, kw):
         np.testing.assert_array_equal(fast[:, p, q, i, j, :], x[:, p * sh + i * dh, q * sw + j * dw, :])
+
+
+def test_conv_keeps_its_columns_only_when_the_weight_needs_a_gradient():
+    from minigan.nn.functional.conv import Conv2d
+
+    x = minigan.randn(2, 3, 6, 6, requires_grad=True)
+    frozen = minigan.randn(4, 3, 3, 3)
+    op = Conv2d((1, 1), (0, 0), (1, 1))
+    y = op(x, frozen)
+    assert op.cols is None  # a frozen D (the generator's step) needs no weight gradient
+    y.sum().backward()
+    assert x.grad is not None
+    trainable = minigan.randn(4, 3, 3, 3, requires_grad=True)
+    op = Conv2d((1, 1), (0, 0), (1, 1))
+    op(x, trainable)
+    assert op.cols is not None

@@ -17,11 +17,11 @@ from twins import make_pair, minigan_step, torch_step  # noqa: E402
 import minigan  # noqa: E402
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
-def test_same_losses_and_weights_after_two_steps(arch, device):
+@pytest.mark.parametrize("arch, minibatch_std", [("mlp", 0), ("dcgan", 0), ("dcgan", 4)])
+def test_same_losses_and_weights_after_two_steps(arch, minibatch_std, device):
     if device != "cpu":
         pytest.skip("the twins are built on the CPU")
-    ours, theirs = make_pair(arch, seed=3, batch=16)
+    ours, theirs = make_pair(arch, seed=3, batch=16, minibatch_std=minibatch_std)
     for _ in range(2):
         ours_losses = minigan_step(minigan, **ours)
         theirs_losses = torch_step(torch, **theirs)

@@ -109,7 +109,9 @@ class Conv2d(Function):
         xp = get_namespace(x, weight)
         o = weight.shape[0]
         cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation, self.output_size)
-        self.cols = cols  # the weight gradient needs the same columns: keep them, don't redo im2col
+        # The weight gradient needs the same columns: keep them (rather than redo im2col),
+        # but only when it will be computed; a frozen D in the generator's step does not.
+        self.cols = cols if getattr(self, "needs_input_grad", (True, True))[1] else None
         y = cols @ xp.permute_dims(_flat_weight(weight), (1, 0))  # (N*OH*OW, O)
         return _channels_first(xp.reshape(y, (x.shape[0], oh, ow, o)))
 
