@@ -17,6 +17,10 @@ import weakref
 from .backend import device_of, ensure_array, synchronize
 
 _state = threading.local()
+# The engine makes Tensors, and tensor.py builds on the engine: tensor.py binds these two
+# once it has defined them (an import here would be circular, and one inside __call__,
+# run for every op, cost 1-2 microseconds each time).
+Tensor = as_tensor = None
 _profiler = None  # a minigan.profiler.Profile while one is active
 
 
@@ -68,10 +72,8 @@ class Function:
     """
 
     def __call__(self, *inputs):
-        from .tensor import Tensor, as_tensor
-
         tensors = [x if isinstance(x, Tensor) else as_tensor(x, like=_first_tensor(inputs)) for x in inputs]
-        if len(tensors) > 1:
+        if len(tensors) > 1 and len({type(t.data) for t in tensors}) > 1:  # one array type, one device
             devices = {device_of(t.data) for t in tensors}
             if len(devices) > 1:
                 raise RuntimeError(
@@ -124,8 +126,6 @@ class Function:
 
 
 def _first_tensor(values):
-    from .tensor import Tensor
-
     return next((v for v in values if isinstance(v, Tensor)), None)
 
 

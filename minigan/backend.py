@@ -16,6 +16,37 @@ import importlib
 import numpy as np
 from array_api_compat import array_namespace
 
+# ---------------------------------------------------------------- host memory
+
+def keep_freed_memory(limit=1 << 30) -> bool:
+    """Ask glibc's malloc to reuse freed blocks up to ``limit`` bytes instead of returning them.
+
+    By default glibc serves a block over ~128 KiB-32 MiB with a fresh mmap and unmaps it
+    on free, so every large temporary (an activation, an im2col matrix) arrives as new
+    zeroed pages from the kernel: measured on the 2-core VM, 20,000 page faults and
+    66 ms of kernel time per DCGAN step at batch 64, a quarter of the step. Raising
+    the mmap and trim thresholds keeps freed memory in the heap, where the next step's
+    arrays of the same sizes reuse it (the process's resident memory then stays at its
+    peak). Linux with glibc only; elsewhere, or with MINIGAN_KEEP_FREED_MEMORY=0, it
+    changes nothing. Returns whether the setting was applied.
+    """
+    import ctypes
+    import os
+    import sys
+
+    if os.environ.get("MINIGAN_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl or another libc: leave its allocator alone
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, limit)) and bool(mallopt(m_trim_threshold, limit))
+
+
+KEEPS_FREED_MEMORY = keep_freed_memory()
+
 DEVICES = ("cpu", "cuda", "strict")
 FLOAT_DTYPES = ("float32", "float64")
 

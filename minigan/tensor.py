@@ -458,3 +458,9 @@ def randint(low, high, shape, device=None) -> Tensor:
 
 def randperm(n, device=None) -> Tensor:
     return Tensor(backend.random_permutation(n, device))
+
+
+# The autograd engine wraps every op's output in a Tensor; hand it the class (see autograd.py).
+from . import autograd as _autograd  # noqa: E402
+
+_autograd.Tensor, _autograd.as_tensor = Tensor, as_tensor
