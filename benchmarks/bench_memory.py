@@ -24,7 +24,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import machine  # noqa: E402  (first: it sets the thread-pool environment)
+from timing import machine, write_markdown  # noqa: E402  (first: it sets the thread-pool environment)
 
 
 def _rss_bytes():
@@ -47,26 +47,21 @@ def worker(framework, arch, batch, device, steps=3):
 
     ours, theirs = make_pair(arch, batch=batch)
     if device == "cuda":
+        from twins import move_pair
+
         if framework == "minigan":
             import cupy
 
             minigan.set_device("cuda")
-            for k in ("real", "z"):
-                ours[k] = ours[k].to("cuda")
-            for net in ("g", "d"):
-                ours[net].to("cuda")
+            move_pair(ours, theirs, "cuda")
             pool = cupy.get_default_memory_pool()
+            cupy.cuda.Device().synchronize()
             before = pool.total_bytes()
             for _ in range(steps):
                 minigan_step(minigan, **ours)
             cupy.cuda.Device().synchronize()
             return pool.total_bytes() - before
-        for k in ("real", "z"):
-            theirs[k] = theirs[k].cuda()
-        theirs["g"].cuda(), theirs["d"].cuda()
-        # the optimizers were built on CPU parameters; .cuda() moves them in place, so rebuild
-        theirs["opt_g"] = torch.optim.Adam(theirs["g"].parameters(), 2e-4, (0.5, 0.999))
-        theirs["opt_d"] = torch.optim.Adam(theirs["d"].parameters(), 2e-4, (0.5, 0.999))
+        move_pair(ours, theirs, "cuda")
         torch.cuda.synchronize()
         before = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
@@ -98,6 +93,7 @@ def main(argv=None):
     parser.add_argument("--arch", nargs="+", default=["dcgan", "mlp"])
     parser.add_argument("--batch", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--markdown", default=None, help="also write the table to this results file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -106,12 +102,19 @@ def main(argv=None):
     what = "peak resident set growth" if args.device == "cpu" else "device memory pool growth"
     print(f"# {machine()}; device {args.device}; {what}, 3 steps, each in a fresh process")
     print(f"{'step':<18} {'minigan MB':>11} {'PyTorch MB':>11} {'ratio':>7}")
+    rows = []
     for arch in args.arch:
         for batch in args.batch:
             ours = measure("minigan", arch, batch, args.device)
             theirs = measure("torch", arch, batch, args.device)
             print(f"{arch + ' batch ' + str(batch):<18} {ours / 2**20:>11.1f} {theirs / 2**20:>11.1f} "
                   f"{ours / theirs:>7.2f}", flush=True)
+            rows.append((f"{arch} batch {batch}", f"{ours / 2**20:.1f}", f"{theirs / 2**20:.1f}", f"{ours / theirs:.2f}"))
+    if args.markdown:
+        write_markdown(args.markdown, f"Peak memory of a training step on {args.device}, minigan against PyTorch",
+                       ["step", "minigan MB", "PyTorch MB", "minigan / PyTorch"], rows,
+                       [f"The {what} over 3 steps, each framework in a fresh process after the same set-up "
+                        "(both twins built, benchmarks/twins.py)."])
 
 
 if __name__ == "__main__":

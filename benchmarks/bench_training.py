@@ -16,10 +16,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import interleaved, machine  # noqa: E402  (first: it sets the thread-pool environment)
+from timing import interleaved, machine, write_markdown  # noqa: E402  (first: it sets the thread-pool environment)
 
 import numpy as np  # noqa: E402
-from twins import make_pair, minigan_step, torch_step  # noqa: E402
+from twins import make_pair, minigan_step, move_pair, torch_step  # noqa: E402
 
 import minigan  # noqa: E402
 
@@ -58,23 +58,38 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--arch", nargs="+", default=["mlp", "dcgan"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="cuda: minigan on CuPy against PyTorch on CUDA (each step ends in .item(), a sync)")
+    parser.add_argument("--markdown", default=None, help="also write the table to this results file")
     args = parser.parse_args(argv)
+    rows = []
     import torch
 
-    print(f"# {machine()}")
+    if args.device == "cuda":
+        minigan.set_device("cuda")
+    print(f"# {machine()}; device {args.device}")
     rate = gemm_rate()
     print(f"# float32 GEMM rate (NumPy, 1024^3): {rate / 1e9:.0f} GFLOP/s")
     print(f"{'step':<18} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>7} {'floor ms':>9}")
     for arch in args.arch:
         for batch in args.batch:
-            ours, theirs = make_pair(arch, batch=batch)
+            ours, theirs = move_pair(*make_pair(arch, batch=batch), args.device)
             times = interleaved(
                 {"minigan": lambda: minigan_step(minigan, **ours), "torch": lambda: torch_step(torch, **theirs)},
                 repeats=args.repeats,
             )
             floor = f"{dcgan_flops(batch) / rate * 1e3:9.1f}" if arch == "dcgan" else "        -"
+            ratio = times["minigan"] / times["torch"]
             print(f"{arch + ' batch ' + str(batch):<18} {times['minigan']:>11.1f} {times['torch']:>11.1f} "
-                  f"{times['minigan'] / times['torch']:>7.2f} {floor}", flush=True)
+                  f"{ratio:>7.2f} {floor}", flush=True)
+            rows.append((f"{arch} batch {batch}", f"{times['minigan']:.1f}", f"{times['torch']:.1f}", f"{ratio:.2f}", floor.strip()))
+    if args.markdown:
+        write_markdown(args.markdown, f"Training steps on {args.device}, minigan against PyTorch",
+                       ["step", "minigan ms", "PyTorch ms", "minigan / PyTorch", "floor ms"], rows,
+                       [f"One step: a D update on a real and a fake batch, a G update, Adam for both; identical weights "
+                        f"and data (benchmarks/twins.py); medians of {args.repeats} interleaved repetitions. Floor: the "
+                        f"DCGAN step's FLOPs (dcgan_flops) over the float32 GEMM rate NumPy reached in the same run, "
+                        f"{rate / 1e9:.0f} GFLOP/s."])
 
 
 if __name__ == "__main__":

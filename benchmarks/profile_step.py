@@ -15,7 +15,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import machine  # noqa: E402  (first: it sets the thread-pool environment)
+from timing import machine, write_markdown  # noqa: E402  (first: it sets the thread-pool environment)
 
 import minigan  # noqa: E402
 from minigan.profiler import profile  # noqa: E402
@@ -27,18 +27,36 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--top", type=int, default=25, help="rows to print (the rest are in 'other ops')")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="cuda: each op is synchronized, so its time is its own, not its launch's")
+    parser.add_argument("--markdown", default=None, help="also write the table to this results file")
     args = parser.parse_args(argv)
-    from twins import make_pair, minigan_step
+    from twins import make_pair, minigan_step, move_pair
 
-    ours, _ = make_pair(args.arch, batch=args.batch)
+    if args.device == "cuda":
+        minigan.set_device("cuda")
+    ours, _ = move_pair(*make_pair(args.arch, batch=args.batch), args.device)
     for _ in range(3):  # warm-up: the optimizers' state, the allocator
         minigan_step(minigan, **ours)
-    with profile() as prof:
+    with profile(synchronize=args.device == "cuda") as prof:
         for _ in range(args.steps):
             minigan_step(minigan, **ours)
-    print(f"# {machine()}")
+    print(f"# {machine()}; device {args.device}")
     print(f"# {args.arch} step, batch {args.batch}, {args.steps} steps profiled; ms per step (self time)")
     print(prof.table(per=args.steps, top=args.top))
+    if args.markdown:
+        total = prof.wall * 1e3 / args.steps
+        rows = [(label, f"{calls / args.steps:.0f}", f"{ms / args.steps:.2f}", f"{ms / args.steps / total:.1%}")
+                for label, calls, ms in prof.rows()[:args.top]]
+        shown = sum(ms for _, _, ms in prof.rows()[:args.top]) / args.steps
+        inside = sum(ms for _, _, ms in prof.rows()) / args.steps
+        rows.append(("other ops", "", f"{inside - shown:.2f}", f"{(inside - shown) / total:.1%}"))
+        rows.append(("outside ops (optimizer, Python between ops)", "", f"{total - inside:.2f}", f"{(total - inside) / total:.1%}"))
+        rows.append(("**total**", "", f"{total:.2f}", "100%"))
+        write_markdown(args.markdown, f"Where the time of a {args.arch} step goes (batch {args.batch})",
+                       ["op (self time)", "calls per step", "ms per step", "share"], rows,
+                       [f"minigan.profiler over {args.steps} steps after 3 warm-up steps; self times: a backward's row "
+                        "excludes the ops it called, which have rows of their own (\"X in Y.backward\")."])
 
 
 if __name__ == "__main__":

@@ -51,3 +51,23 @@ def machine() -> str:
     except ImportError:
         parts.append("PyTorch not installed")
     return ", ".join(parts) + f"; {spin}"
+
+
+def write_markdown(path, title, header, rows, notes=()):
+    """Write a results file: a title, the command, machine and date, notes, then one Markdown table.
+
+    chapters/book.py includes the table (the file's first run of lines starting with '|')
+    in the chapters, so the numbers a chapter shows are the ones measured here.
+    """
+    import datetime
+    import sys
+    from pathlib import Path
+
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix().split("/work/main/")[-1]] + sys.argv[1:])
+    lines = [f"# {title}", "", f"Command: `{command}`", "",
+             f"Date: {datetime.date.today().isoformat()}. Machine: {machine()}.", ""]
+    lines += [f"{note}" for note in notes] + ([""] if notes else [])
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    Path(path).write_text("\n".join(lines) + "\n")

@@ -132,3 +132,20 @@ def make_pair(arch, seed=0, batch=64, minibatch_std=0):
                   opt_d=torch.optim.Adam(td.parameters(), 2e-4, (0.5, 0.999)),
                   real=torch.tensor(real), z=torch.tensor(z))
     return ours, theirs
+
+
+def move_pair(ours, theirs, device):
+    """Move both twins (models, data) to ``device`` ("cpu" or "cuda": CuPy for minigan, CUDA for PyTorch).
+
+    Both move their parameters in place (the same Parameter objects), so the optimizers
+    built on them stay valid; call this before the first step, while they hold no state.
+    """
+    if device == "cpu":
+        return ours, theirs
+    for net in ("g", "d"):
+        ours[net].to(device)
+        theirs[net].cuda()
+    for k in ("real", "z"):
+        ours[k] = ours[k].to(device)
+        theirs[k] = theirs[k].cuda()
+    return ours, theirs

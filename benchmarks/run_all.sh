@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run every benchmark on one device and write benchmarks/results/perf-<device>-*.md.
+#   bash benchmarks/run_all.sh [cpu|cuda]
+set -euo pipefail
+device="${1:-cpu}"
+here="$(cd "$(dirname "$0")" && pwd)"
+out="$here/results"
+py="${PYTHON:-python}"
+if [ "$device" = "cuda" ]; then
+    batches="64 256 1024"
+else
+    batches="64 256"
+fi
+"$py" "$here/bench_training.py" --device "$device" --batch $batches --markdown "$out/perf-$device-training.md"
+"$py" "$here/bench_layers.py" --device "$device" --markdown "$out/perf-$device-layers.md"
+"$py" "$here/bench_memory.py" --device "$device" --markdown "$out/perf-$device-memory.md"
+"$py" "$here/profile_step.py" --device "$device" --markdown "$out/perf-$device-profile.md"
