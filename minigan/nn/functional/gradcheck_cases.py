@@ -52,6 +52,18 @@ def _linear(device):
     return linear, (leaf(rng, 3, 4, device=device), leaf(rng, 5, 4, device=device), leaf(rng, 5, device=device))
 
 
+@case("linear", "x (2, 3, 4), w (5, 4), no bias")
+def _linear_3d(device):
+    rng = np.random.default_rng(12)
+    return linear, (leaf(rng, 2, 3, 4, device=device), leaf(rng, 5, 4, device=device))
+
+
+@case("linear", "x (4,), w (5, 4), b (5,)")
+def _linear_1d(device):
+    rng = np.random.default_rng(12)
+    return linear, (leaf(rng, 4, device=device), leaf(rng, 5, 4, device=device), leaf(rng, 5, device=device))
+
+
 for training in (True, False):
     for shape in ((5, 3), (3, 2, 2, 2)):
         @case("batch_norm", f"{'train' if training else 'eval'} {shape}")
