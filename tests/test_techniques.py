@@ -363,6 +363,48 @@ def test_gradients_flow_through_the_unrolling(game):
     assert np.abs(unrolled.numpy() - first_order.numpy()).max() > 1e-6
 
 
+def _adam_after_two_steps(d, loss, real, fake):
+    """D's Adam after two real updates, so its moments and step count are not trivial."""
+    opt = minigan.optim.Adam(d.parameters(), lr=0.05, betas=(0.5, 0.9))
+    for _ in range(2):
+        opt.zero_grad()
+        loss.discriminator(d(real), d(fake.detach())).backward()
+        opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_the_adam_look_ahead_is_where_d_s_own_adam_goes(game, steps):
+    """With D's Adam, unrolling k steps lands where k more real Adam steps would take D."""
+    d, loss, real, fake = game
+    opt = _adam_after_two_steps(d, loss, real, fake)
+    unrolled = unrolled_generator_loss(d, loss, real, fake, steps, 0.05, optimizer=opt)
+    ahead, ahead_opt = copy.deepcopy(d), None
+    ahead_opt = minigan.optim.Adam(ahead.parameters(), lr=0.05, betas=(0.5, 0.9))
+    ahead_opt.load_state_dict(opt.state_dict())
+    for _ in range(steps):
+        ahead_opt.zero_grad()
+        loss.discriminator(ahead(real), ahead(fake.detach())).backward()
+        ahead_opt.step()
+    np.testing.assert_allclose(unrolled.item(), loss.generator(ahead(fake)).item(), rtol=1e-10)
+    plain = unrolled_generator_loss(d, loss, real, fake, steps, 0.05)
+    assert abs(plain.item() - unrolled.item()) > 1e-6  # the rule matters
+
+
+def test_gradients_flow_through_the_adam_look_ahead(game):
+    d, loss, real, fake = game
+    opt = _adam_after_two_steps(d, loss, real, fake)
+    assert minigan.gradcheck(lambda f: unrolled_generator_loss(d, loss, real, f, 2, 0.05, optimizer=opt), (fake,))
+    fresh = minigan.optim.Adam(d.parameters(), lr=0.05)  # no moments yet: the look-ahead starts them at zero
+    assert minigan.gradcheck(lambda f: unrolled_generator_loss(d, loss, real, f, 2, 0.05, optimizer=fresh), (fake,))
+
+
+def test_the_adam_look_ahead_refuses_amsgrad(game):
+    d, loss, real, fake = game
+    with pytest.raises(ValueError, match="amsgrad"):
+        unrolled_generator_loss(d, loss, real, fake, 1, 0.1, optimizer=minigan.optim.Adam(d.parameters(), amsgrad=True))
+
+
 @pytest.mark.parametrize("kind", ["spectral-norm", "batch-norm"])
 def test_unrolling_leaves_the_discriminator_as_it_was(kind):
     """Its Parameters (the same objects, with no gradient), and buffers a training-mode call would move."""

@@ -237,7 +237,7 @@ class Trainer:
         k = self.config["optim"]["unrolled_steps"]
         if k:
             lr = self.config["optim"]["unrolled_lr"] or self.config["optim"]["lr_d"]
-            return unrolled_generator_loss(self.discriminator, self.loss, real, fake, k, lr, self._pack)
+            return unrolled_generator_loss(self.discriminator, self.loss, real, fake, k, lr, self._pack, self.opt_d)
         return self.loss.generator(self._d(fake))
 
     def _clip(self, module) -> float:
