@@ -171,7 +171,7 @@ def test_gradcheck_and_gradgradcheck(shape, training):
     assert minigan.gradgradcheck(fn, (x, weight, bias))
 
 
-def _hessian_vector_error(shape, seed=4, h=1e-5):
+def _hessian_vector_error(shape, seed=4, h=1e-5, affine=True):
     """|H v - (g(x + h v) - g(x - h v)) / 2h| for L(x) = sum(r * batch_norm(x)) in training.
 
     g = dL/dx by autograd; H v by differentiating <g, v> again (create_graph=True).
@@ -181,6 +181,8 @@ def _hessian_vector_error(shape, seed=4, h=1e-5):
     x0, r, v = rng.standard_normal(shape) * 1.5 + 0.5, rng.standard_normal(shape), rng.standard_normal(shape)
     c = shape[1]
     weight, bias = tensor(rng.uniform(0.5, 2.0, c)), tensor(rng.standard_normal(c))
+    if not affine:  # BatchNormalize alone (the reference op), not the fused BatchNormAffine
+        weight = bias = None
 
     def gradient(x_values, create_graph=False):
         x = tensor(x_values, True)
@@ -194,9 +196,10 @@ def _hessian_vector_error(shape, seed=4, h=1e-5):
     return float(np.abs(hv.numpy() - numeric).max()), float(np.abs(numeric).max())
 
 
+@pytest.mark.parametrize("affine", [True, False], ids=["fused", "reference"])
 @pytest.mark.parametrize("shape", [(6, 2), (3, 2, 2, 2)], ids=str)
-def test_hessian_vector_product_matches_differences_of_the_gradient(shape):
-    error, size = _hessian_vector_error(shape)
+def test_hessian_vector_product_matches_differences_of_the_gradient(shape, affine):
+    error, size = _hessian_vector_error(shape, affine=affine)
     assert size > 1e-2  # the Hessian is far from zero, so agreement means something
     assert error < 1e-6 * max(1.0, size), (error, size)
 
@@ -204,5 +207,34 @@ def test_hessian_vector_product_matches_differences_of_the_gradient(shape):
 def test_the_hessian_check_catches_a_constant_inverse_std(monkeypatch):
     """Treating 1/sqrt(var + eps) as a constant in backward (DeZero's shortcut) is caught."""
     monkeypatch.setattr(batchnorm_module, "is_grad_enabled", lambda: False)
-    error, size = _hessian_vector_error((6, 2))
+    error, size = _hessian_vector_error((6, 2), affine=False)
     assert error > 1e-3 * size
+    # the fused op with constants in its backward: its gradient would not depend on x at all
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        _hessian_vector_error((6, 2), affine=True)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 2, 3), (3, 2, 2, 2)], ids=str)
+@pytest.mark.parametrize("frozen", [None, "x", "weight", "x and weight"])
+def test_the_fused_op_matches_normalize_then_affine(shape, frozen):
+    """BatchNormAffine (the fast path) against BatchNormalize, a multiply and an add (the reference)."""
+    rng = np.random.default_rng(7)
+    c = shape[1]
+    values = (rng.standard_normal(shape) * 3 + 1, rng.uniform(0.5, 2.0, c), rng.standard_normal(c))
+    gy = tensor(rng.standard_normal(shape))
+    results = []
+    for fused in (True, False):
+        x, weight, bias = (tensor(v, requires_grad=not (frozen and name in frozen))
+                           for v, name in zip(values, ("x", "weight", "bias")))
+        axes = (0,) + tuple(range(2, len(shape)))
+        stat = (1, c) + (1,) * (len(shape) - 2)
+        if fused:
+            y = batchnorm_module.BatchNormAffine(axes, 1e-5)(x, weight, bias)
+        else:
+            y = batchnorm_module.BatchNormalize(axes, 1e-5)(x) * weight.reshape(stat) + bias.reshape(stat)
+        y.backward(gy)
+        results.append([y.numpy()] + [t.grad.numpy() if t.grad is not None else None for t in (x, weight, bias)])
+    for a, b in zip(*results):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

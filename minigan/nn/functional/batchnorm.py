@@ -44,6 +44,62 @@ class BatchNormalize(Function):
         return inv_std * (g - mean_g - x_hat * mean_gx)
 
 
+class BatchNormAffine(Function):
+    """y = x_hat * weight + bias in training mode, as one op: BatchNormalize and the affine map fused.
+
+    Forward: y = (x - mean) * (weight inv_std) + bias, two passes after the statistics
+    where normalize-multiply-add took four, and one array kept for backward, not three.
+    Backward, with g = dL/dy and m values per channel:
+        dbias = sum g,   dweight = sum g x_hat,   dx = weight inv_std (g - (dbias + x_hat dweight) / m),
+    which is BatchNormalize's backward with g weight for its g. BatchNormalize stays the
+    reference (and the op when there is no weight and bias); a test checks one against the other.
+    """
+
+    def __init__(self, axes, eps):
+        self.axes, self.eps = axes, eps
+
+    def forward(self, x, weight, bias):
+        xp = get_namespace(x)
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        self.mean = xp.mean(x, axis=self.axes, keepdims=True)
+        centered = x - self.mean
+        self.var = xp.mean(centered * centered, axis=self.axes, keepdims=True)
+        self.inv_std = 1.0 / xp.sqrt(self.var + self.eps)
+        y = centered * (xp.reshape(weight, shape) * self.inv_std)
+        y += xp.reshape(bias, shape)
+        # backward rebuilds x_hat from the centered input (one pass) rather than keep it too
+        self.centered = centered if any(self.needs_input_grad[:2]) else None
+        return y
+
+    def backward(self, g):
+        x, weight, _ = self.inputs
+        needs_x, needs_weight, _ = self.needs_input_grad
+        g_bias = ops.sum(g, self.axes)
+        if not (needs_x or needs_weight):
+            return None, None, g_bias
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        if is_grad_enabled():
+            # Double backprop: x_hat and inv_std are functions of x and must be in the graph
+            # (see BatchNormalize.backward).
+            inv_std = (ops.var(x, self.axes, keepdim=True, correction=0) + self.eps) ** -0.5
+            x_hat = (x - ops.mean(x, self.axes, keepdim=True)) * inv_std
+        else:
+            inv_std = Tensor(self.inv_std)
+            x_hat = Tensor(self.centered) * inv_std
+        g_weight = ops.sum(g * x_hat, self.axes)
+        g_x = None
+        if needs_x:
+            m = math.prod(x.shape[a] for a in self.axes)
+            # (dbias + x_hat dweight) / m, the divisions done on the per-channel vectors
+            correction = (g_bias / m).reshape(shape) + x_hat * (g_weight / m).reshape(shape)
+            g_x = (weight.reshape(shape) * inv_std) * (g - correction)
+        return g_x, g_weight, g_bias
+
+    def release(self):
+        super().release()
+        self.centered = None
+
+
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (dimension 1).
 
@@ -63,18 +119,26 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         count = math.prod(x.shape[a] for a in axes)
         if count < 2:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {x.shape}")
-        normalize = BatchNormalize(axes, eps)
-        x_hat = normalize(x)
+        if weight is not None and bias is not None:  # the usual case: one fused op
+            normalize = BatchNormAffine(axes, eps)
+            y = normalize(x, weight, bias)
+        else:
+            normalize = BatchNormalize(axes, eps)
+            y = _affine(normalize(x), weight, bias, stat_shape)
         if training and running_mean is not None:
             xp = x.get_namespace()
             batch_mean = xp.reshape(normalize.mean, (channels,))
             unbiased_var = xp.reshape(normalize.var, (channels,)) * (count / (count - 1))
             running_mean.data = (1 - momentum) * running_mean.data + momentum * xp.astype(batch_mean, running_mean.data.dtype)
             running_var.data = (1 - momentum) * running_var.data + momentum * xp.astype(unbiased_var, running_var.data.dtype)
-    else:
-        mean = Tensor(running_mean.data).reshape(stat_shape)
-        inv_std = (Tensor(running_var.data).reshape(stat_shape) + eps) ** -0.5
-        x_hat = (x - mean) * inv_std
+        return y
+    mean = Tensor(running_mean.data).reshape(stat_shape)
+    inv_std = (Tensor(running_var.data).reshape(stat_shape) + eps) ** -0.5
+    return _affine((x - mean) * inv_std, weight, bias, stat_shape)
+
+
+def _affine(x_hat, weight, bias, stat_shape):
+    """x_hat * weight + bias, each optional, broadcast over the channel dimension."""
     if weight is not None:
         x_hat = x_hat * weight.reshape(stat_shape)
     if bias is not None:
