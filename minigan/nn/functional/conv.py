@@ -96,16 +96,18 @@ def _flat_weight(weight):
 
 
 class Conv2d(Function):
-    """y[n, o] = sum_c W[o, c] (cross-correlated with) x[n, c]:  one GEMM of im2col(x) with W^T.
+    """y[n, o] = sum_c W[o, c] (cross-correlated with) x[n, c] + b[o]:  one GEMM of im2col(x) with W^T.
 
-    x (N, C, H, W), weight (O, C, kh, kw) -> y (N, O, OH, OW).
+    x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or absent -> y (N, O, OH, OW).
+    The bias is added in place to the GEMM's fresh output (one pass, no temporary)
+    and its gradient is gy summed over the batch and the pixels.
     """
 
     def __init__(self, stride, padding, dilation, output_size=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.output_size = output_size
 
-    def forward(self, x, weight):
+    def forward(self, x, weight, bias=None):
         xp = get_namespace(x, weight)
         o = weight.shape[0]
         # The weight gradient needs the same columns, but they are kh*kw times the input
@@ -113,27 +115,29 @@ class Conv2d(Function):
         # im2col, which costs ~2 ms there, rather than keep them alive until backward.
         cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation, self.output_size)
         y = cols @ xp.permute_dims(_flat_weight(weight), (1, 0))  # (N*OH*OW, O)
+        if bias is not None:
+            y += bias  # rows are pixels, columns channels: the bias broadcasts along the rows
         return _channels_first(xp.reshape(y, (x.shape[0], oh, ow, o)))
 
     def backward(self, gy):
-        x, weight = self.inputs
+        x, weight = self.inputs[:2]
         args = (self.stride, self.padding, self.dilation)
         gx = ConvTranspose2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
         gw = Conv2dGradWeight(*args, weight.shape[2:])(x, gy) if self.needs_input_grad[1] else None
-        return gx, gw
+        return (gx, gw) + _bias_grad(gy, self.needs_input_grad)
 
 
 class ConvTranspose2d(Function):
-    """y = the adjoint of conv2d(., W) applied to x:  x W (one GEMM), then col2im.
+    """y = the adjoint of conv2d(., W) applied to x, + b:  x W (one GEMM), then col2im.
 
-    x (N, Cin, H, W), weight (Cin, Cout, kh, kw) -> y (N, Cout, *output_size).
+    x (N, Cin, H, W), weight (Cin, Cout, kh, kw), bias (Cout,) or absent -> y (N, Cout, *output_size).
     """
 
     def __init__(self, stride, padding, dilation, output_size):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.output_size = tuple(output_size)
 
-    def forward(self, x, weight):
+    def forward(self, x, weight, bias=None):
         xp = get_namespace(x, weight)
         n, cin, h, w = x.shape
         _, cout, kh, kw = weight.shape
@@ -141,14 +145,26 @@ class ConvTranspose2d(Function):
         cols = rows @ _flat_weight(weight)  # (N*H*W, kh*kw*Cout)
         cols = xp.reshape(cols, (n, h, w, kh, kw, cout))
         shape = (n, cout) + self.output_size
-        return col2im(cols, shape, (kh, kw), self.stride, self.padding, self.dilation)
+        y = col2im(cols, shape, (kh, kw), self.stride, self.padding, self.dilation)
+        if bias is not None:
+            # col2im returns a view of its canvas, and the standard leaves writes through
+            # views to each library: add out of place
+            y = y + xp.reshape(bias, (1, cout, 1, 1))
+        return y
 
     def backward(self, gy):
-        x, weight = self.inputs
+        x, weight = self.inputs[:2]
         args = (self.stride, self.padding, self.dilation)
         gx = Conv2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
         gw = Conv2dGradWeight(*args, weight.shape[2:])(gy, x) if self.needs_input_grad[1] else None
-        return gx, gw
+        return (gx, gw) + _bias_grad(gy, self.needs_input_grad)
+
+
+def _bias_grad(gy, needs_input_grad):
+    """() without a bias input; else (the sum of gy over the batch and the pixels,) or (None,)."""
+    if len(needs_input_grad) < 3:
+        return ()
+    return (gy.sum((0, 2, 3)) if needs_input_grad[2] else None,)
 
 
 class Conv2dGradWeight(Function):
@@ -208,8 +224,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
             f"conv2d: input of spatial size {x.shape[2:]} (padded by {padding}) is smaller than the "
             f"dilated kernel {tuple(dilation[i] * (weight.shape[2 + i] - 1) + 1 for i in range(2))}"
         )
-    y = Conv2d(stride, padding, dilation)(x, weight)
-    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
+    op = Conv2d(stride, padding, dilation)
+    return op(x, weight) if bias is None else op(x, weight, bias)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1):
@@ -228,5 +244,5 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     )
     if min(out) < 1:
         raise ValueError(f"conv_transpose2d: the output size {out} is not positive; reduce padding {padding}")
-    y = ConvTranspose2d(stride, padding, dilation, out)(x, weight)
-    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
+    op = ConvTranspose2d(stride, padding, dilation, out)
+    return op(x, weight) if bias is None else op(x, weight, bias)
