@@ -63,7 +63,8 @@ def write_markdown(path, title, header, rows, notes=()):
     import sys
     from pathlib import Path
 
-    command = "python " + " ".join([Path(sys.argv[0]).as_posix().split("/work/main/")[-1]] + sys.argv[1:])
+    root = Path(__file__).resolve().parent.parent.as_posix() + "/"  # paths are written relative to the repository
+    command = "python " + " ".join(a.replace(root, "") for a in [Path(sys.argv[0]).resolve().as_posix()] + sys.argv[1:])
     lines = [f"# {title}", "", f"Command: `{command}`", "",
              f"Date: {datetime.date.today().isoformat()}. Machine: {machine()}.", ""]
     lines += [f"{note}" for note in notes] + ([""] if notes else [])
