@@ -109,6 +109,18 @@ def load_toml(path) -> dict:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
 
 
+def parse_assignments(items) -> dict:
+    """Command-line ``--set SECTION.KEY=VALUE`` items -> {'section.key': 'value'} (values stay text:
+    ``resolve`` converts each to its entry's type). A malformed item raises ConfigError."""
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
+        result[key] = value
+    return result
+
+
 def resolve(preset=None, config_file=None, overrides=None) -> dict:
     """DEFAULTS, then the preset (default 'ring') or a config file, then overrides {'section.key': value}."""
     config = copy.deepcopy(DEFAULTS)

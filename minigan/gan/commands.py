@@ -83,11 +83,12 @@ def add_sample_parser(sub):
 
 def _overrides(args) -> dict:
     overrides = {key: getattr(args, option) for option, key in OVERRIDES.items() if getattr(args, option) is not None}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or "." not in key:
-            raise UsageError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
-        overrides[key] = value
+    from ..config import ConfigError, parse_assignments
+
+    try:
+        overrides.update(parse_assignments(args.set))
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
     if args.steps is not None:
         if args.steps <= 0:
             raise UsageError(f"--steps must be a positive number of generator steps, got {args.steps}")

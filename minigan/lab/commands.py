@@ -29,6 +29,7 @@ def add_lab_parser(sub):
 
 
 def lab_command(args) -> int:
+    from ..config import ConfigError, parse_assignments
     from .experiment import ExperimentError, experiments, load_experiment
     from .runner import run_experiment
 
@@ -39,12 +40,10 @@ def lab_command(args) -> int:
         return 0
     try:
         experiment = load_experiment(args.experiment)
-        extra = {}
-        for item in args.set:
-            key, sep, value = item.partition("=")
-            if not sep or "." not in key:
-                raise ExperimentError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
-            extra[key] = value
+        try:
+            extra = parse_assignments(args.set)
+        except ConfigError as err:
+            raise ExperimentError(str(err)) from None
         if args.steps is not None:
             if args.steps <= 0:
                 raise ExperimentError(f"--steps must be positive, got {args.steps}")
