@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -38,26 +39,25 @@ def main(argv=None):
     ours, _ = move_pair(*make_pair(args.arch, batch=args.batch), args.device)
     for _ in range(3):  # warm-up: the optimizers' state, the allocator
         minigan_step(minigan, **ours)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     with profile(synchronize=args.device == "cuda") as prof:
         for _ in range(args.steps):
             minigan_step(minigan, **ours)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / args.steps
     print(f"# {machine()}; device {args.device}")
-    print(f"# {args.arch} step, batch {args.batch}, {args.steps} steps profiled; ms per step (self time)")
+    print(f"# {args.arch} step, batch {args.batch}, {args.steps} steps profiled; ms per step (self time); "
+          f"{faults:.0f} minor page faults per step (backend.KEEPS_FREED_MEMORY = {minigan.backend.KEEPS_FREED_MEMORY})")
     print(prof.table(per=args.steps, top=args.top))
     if args.markdown:
-        total = prof.wall * 1e3 / args.steps
-        rows = [(label, f"{calls / args.steps:.0f}", f"{ms / args.steps:.2f}", f"{ms / args.steps / total:.1%}")
-                for label, calls, ms in prof.rows()[:args.top]]
-        shown = sum(ms for _, _, ms in prof.rows()[:args.top]) / args.steps
-        inside = sum(ms for _, _, ms in prof.rows()) / args.steps
-        rows.append(("other ops", "", f"{inside - shown:.2f}", f"{(inside - shown) / total:.1%}"))
-        rows.append(("outside ops (optimizer, Python between ops)", "", f"{total - inside:.2f}", f"{(total - inside) / total:.1%}"))
-        rows.append(("**total**", "", f"{total:.2f}", "100%"))
+        rows = [(f"**{label}**" if label == "total" else label, "" if calls is None else f"{calls:.0f}",
+                 f"{ms:.2f}", f"{share:.1%}") for label, calls, ms, share in prof.summary(args.steps, args.top)]
         write_markdown(args.markdown, f"Where the time of a {args.arch} step goes (batch {args.batch})",
                        ["op (self time)", "calls per step", "ms per step", "share"], rows,
                        [f"minigan.profiler over {args.steps} steps after 3 warm-up steps; self times: a backward's row "
-                        "excludes the ops it called, which have rows of their own (\"X in Y.backward\")."])
-
+                        "excludes the ops it called, which have rows of their own (\"X in Y.backward\"); "
+                        "outside ops: the optimizer, Python between ops. "
+                        f"{faults:.0f} minor page faults per step (getrusage; backend.keep_freed_memory "
+                        f"{'on' if minigan.backend.KEEPS_FREED_MEMORY else 'off'})."])
 
 if __name__ == "__main__":
     main()

@@ -59,20 +59,27 @@ class Profile:
         """[(label, calls, self ms)] sorted by time, most first."""
         return sorted(((k, self.calls[k], self.seconds[k] * 1e3) for k in self.calls), key=lambda r: -r[2])
 
-    def table(self, per=1, top=None):
-        """A text table of self times in ms, divided by ``per`` (e.g. the number of steps profiled)."""
+    def summary(self, per=1, top=None):
+        """[(label, calls, ms, share)] divided by ``per`` (e.g. the steps profiled): the ``top`` op rows,
+        then "other ops" (the rest, if any), "outside ops" and "total" (calls None where they mean nothing)."""
+        wall = self.wall * 1e3
         rows = self.rows()
-        if top and len(rows) > top:
-            rest = rows[top:]
-            rows = rows[:top] + [(f"other ops ({len(rest)} rows)", sum(r[1] for r in rest), sum(r[2] for r in rest))]
-        inside = sum(self.seconds.values()) * 1e3
+        shown, rest = (rows[:top], rows[top:]) if top else (rows, [])
+        out = [(label, calls / per, ms / per) for label, calls, ms in shown]
+        if rest:
+            out.append((f"other ops ({len(rest)} rows)", sum(r[1] for r in rest) / per, sum(r[2] for r in rest) / per))
+        out.append(("outside ops", None, (wall - sum(self.seconds.values()) * 1e3) / per))
+        out.append(("total", None, wall / per))
+        return [(label, calls, ms, ms * per / max(wall, 1e-9)) for label, calls, ms in out]
+
+    def table(self, per=1, top=None):
+        """A text table of ``summary``: self times in ms, divided by ``per``."""
+        rows = self.summary(per, top)
         width = max([len(r[0]) for r in rows] + [20])
         lines = [f"{'op':<{width}} {'calls':>7} {'ms':>9} {'share':>6}"]
-        for label, calls, ms in rows:
-            lines.append(f"{label:<{width}} {calls / per:>7.0f} {ms / per:>9.2f} {ms / max(self.wall * 1e3, 1e-9):>6.1%}")
-        outside = self.wall * 1e3 - inside
-        lines.append(f"{'outside ops':<{width}} {'':>7} {outside / per:>9.2f} {outside / max(self.wall * 1e3, 1e-9):>6.1%}")
-        lines.append(f"{'total':<{width}} {'':>7} {self.wall * 1e3 / per:>9.2f}")
+        for label, calls, ms, share in rows:
+            calls = "" if calls is None else f"{calls:.0f}"
+            lines.append(f"{label:<{width}} {calls:>7} {ms:>9.2f} {share:>6.1%}")
         return "\n".join(lines)
 
     def __enter__(self):

@@ -32,6 +32,9 @@ class _AdamLookahead:
     """
 
     def __init__(self, optimizer, params, lr):
+        if len(optimizer.param_groups) != 1:
+            raise ValueError(f"unrolled GAN: the look-ahead follows an Adam with one parameter group, "
+                             f"D's has {len(optimizer.param_groups)}")
         group = optimizer.param_groups[0]
         if group["amsgrad"]:
             raise ValueError("unrolled GAN: the look-ahead does not implement Adam's amsgrad; set amsgrad=False")
