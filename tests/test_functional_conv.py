@@ -132,6 +132,56 @@ def test_conv_transpose2d_matches_the_scatter_reference(config):
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-10)
 
 
+@st.composite
+def subpixel_configs(draw):
+    """Transposed convolutions the sub-pixel path takes: stride s > 1 dividing the kernel, no dilation."""
+    stride = [draw(st.integers(2, 3)) for _ in range(2)]
+    kernel = [s * draw(st.integers(1, 3)) for s in stride]
+    output_padding = [draw(st.integers(0, s - 1)) for s in stride]
+    size = [draw(st.integers(1, 5)) for _ in range(2)]
+    room = [((size[a] - 1) * stride[a] + kernel[a] - 1 + output_padding[a]) // 2 for a in range(2)]
+    padding = [draw(st.integers(0, room[a])) for a in range(2)]
+    n, cout = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    cin = draw(st.integers(1, stride[0] * stride[1] * cout))
+    options = dict(stride=tuple(stride), padding=tuple(padding), output_padding=tuple(output_padding))
+    return ConvConfig((n, cin, *size), (cin, cout, *kernel), draw(st.booleans()), options, draw(st.integers(0, 2**32 - 1)))
+
+
+@given(subpixel_configs())
+@example(ConvConfig((2, 8, 3, 3), (8, 4, 4, 4), False, dict(stride=(2, 2), padding=(1, 1), output_padding=(0, 0)), 0))  # the DCGAN's
+def test_the_sub_pixel_transposed_convolution_equals_the_col2im_path(config):
+    """The fast path (one GEMM over the input's windows, one plane per phase) against GEMM + col2im."""
+    x, w, _ = config.arrays()
+    xt, wt = tensor(x), tensor(w)
+    stride, padding = config.options["stride"], config.options["padding"]
+    out = tuple(
+        conv_module.conv_transpose_output_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a], config.options["output_padding"][a])
+        for a in range(2)
+    )
+    assert conv_module.subpixel_applies(w.shape[2:], stride, (1, 1), w.shape[0], w.shape[1])
+    fast = conv_module.conv_transpose_subpixel(xt.data, wt.data, stride, padding, out)
+    xp = backend.get_namespace(xt.data)
+    rows = xp.reshape(conv_module._channels_last(xt.data), (-1, x.shape[1]))
+    cols = xp.reshape(rows @ conv_module._flat_weight(wt.data), (x.shape[0], *x.shape[2:], *w.shape[2:], w.shape[1]))
+    slow = conv_module.col2im(cols, (x.shape[0], w.shape[1]) + out, w.shape[2:], stride, padding, (1, 1))
+    assert fast.shape == slow.shape == (x.shape[0], w.shape[1]) + out
+    np.testing.assert_allclose(backend.to_numpy(fast), backend.to_numpy(slow), rtol=1e-10, atol=1e-10)
+    expected = reference.conv_transpose2d(x, w, None, **config.options)
+    np.testing.assert_allclose(backend.to_numpy(fast), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_the_dcgan_transposed_convolution_takes_the_sub_pixel_path_and_its_last_layer_col2im(monkeypatch):
+    """128 -> 64 channels (k4 s2): sub-pixel; 64 -> 1: col2im, where copying 4 windows of 64 channels costs more."""
+    calls = []
+    real = conv_module.col2im
+    monkeypatch.setattr(conv_module, "col2im", lambda *a: calls.append("col2im") or real(*a))
+    x = tensor(np.ones((1, 128, 7, 7)))
+    F.conv_transpose2d(x, tensor(np.ones((128, 64, 4, 4))), stride=2, padding=1)
+    assert calls == []
+    F.conv_transpose2d(tensor(np.ones((1, 64, 14, 14))), tensor(np.ones((64, 1, 4, 4))), stride=2, padding=1)
+    assert calls == ["col2im"]
+
+
 def test_conv2d_in_float32_stays_float32_and_close():
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))
@@ -222,9 +272,13 @@ OUTPUT_PADDING_BEYOND_STRIDE = ConvConfig(
 )
 
 
+SUB_PIXEL = ConvConfig((1, 2, 2, 3), (2, 1, 4, 2), True, dict(stride=2, padding=(1, 0), output_padding=0), 0)  # the fast path
+
+
 @FEW
 @given(tiny_conv_transpose2d)
 @example(OUTPUT_PADDING_BEYOND_STRIDE)
+@example(SUB_PIXEL)
 def test_conv_transpose2d_gradcheck_and_gradgradcheck(config):
     fn, inputs = _with_bias(F.conv_transpose2d, config)
     assert minigan.gradcheck(fn, inputs)

@@ -88,6 +88,87 @@ def col2im(cols, shape, kernel, stride, padding, dilation):
     return _channels_first(canvas[:, ph:ph + h, pw:pw + w, :])
 
 
+def subpixel_applies(kernel, stride, dilation, in_channels, out_channels):
+    """Whether ``conv_transpose_subpixel`` can run, and should: a stride above 1 that divides
+    the kernel, no dilation, and Cin <= sh*sw*Cout.
+
+    The sub-pixel path copies Q*Q windows of the input (Q*Q*Cin numbers per input pixel);
+    col2im adds kh*kw*Cout numbers per input pixel back into place. With many output
+    channels col2im moves more; with few (a generator's last layer, 64 -> 1) the copy does.
+    """
+    divides = all(s > 1 and k % s == 0 for k, s in zip(kernel, stride)) and tuple(dilation) == (1, 1)
+    return divides and in_channels <= stride[0] * stride[1] * out_channels
+
+
+def _phase_plan(size, kernel, stride, padding, out_size):
+    """For one spatial dimension: the sub-pixel decomposition of a transposed convolution.
+
+    Output pixel o gets the taps t = r + s q (q = 0..Q-1, Q = k/s) of its phase
+    r = (o + p) mod s, from input pixels m - q, where m = (o + p - r) / s. Returns
+    Q, the phases as (first output o_r, first m, how many), and the range of m.
+    """
+    q_taps = kernel // stride
+    phases = []
+    for r in range(stride):
+        first = (r - padding) % stride
+        count = max(0, -(-(out_size - first) // stride))
+        phases.append((first, (first + padding - r) // stride, count))
+    live = [(m, c) for _, m, c in phases if c > 0]
+    m_lo = min(m for m, _ in live)
+    m_hi = max(m + c for m, c in live)
+    return q_taps, phases, m_lo, m_hi
+
+
+def _subpixel_weight(weight, stride):
+    """(Cin, Cout, kh, kw) -> (Qh*Qw*Cin, sh*sw*Cout): row (window offset, channel), column (phase, channel).
+
+    Tap t = q s + r splits into (q, r); window offset e of a phase-r output holds
+    input pixel m - (Q-1-e), which meets tap q = Q-1-e: the q axis, reversed.
+    """
+    xp = get_namespace(weight)
+    cin, cout, kh, kw = weight.shape
+    (sh, sw), qh, qw = stride, kh // stride[0], kw // stride[1]
+    weight = xp.flip(xp.reshape(weight, (cin, cout, qh, sh, qw, sw)), axis=(2, 4))
+    weight = xp.permute_dims(weight, (2, 4, 0, 3, 5, 1))  # (eh, ew, Cin, rh, rw, Cout)
+    return xp.reshape(weight, (qh * qw * cin, sh * sw * cout))
+
+
+def conv_transpose_subpixel(x, weight, stride, padding, output_size):
+    """The transposed convolution as one GEMM over Q x Q windows of the input, Q = k / s.
+
+    Each output pixel's taps depend only on its phase (its position modulo the
+    stride), so one window of the input feeds a whole s x s block of outputs, one
+    per phase: (N*Jh*Jw, Qh*Qw*Cin) @ (Qh*Qw*Cin, sh*sw*Cout), then each phase's
+    plane is copied into its strided grid of the output. No col2im: the GEMM sums
+    the taps. Same result as the col2im path (a test holds them together).
+    """
+    xp = get_namespace(x, weight)
+    n, cin, h, w = x.shape
+    cout = weight.shape[1]
+    plan = [_phase_plan(size, weight.shape[2 + i], stride[i], padding[i], output_size[i])
+            for i, size in enumerate((h, w))]
+    (qh, phases_h, lo_h, hi_h), (qw, phases_w, lo_w, hi_w) = plan
+    # Window j covers input pixels j-(Q-1) .. j: the canvas holds input pixel i at
+    # index i + Q - 1 - lo, zeros elsewhere, and its windows are those j in [lo, hi).
+    canvas = xp.zeros((n, hi_h - lo_h + qh - 1, hi_w - lo_w + qw - 1, cin), dtype=x.dtype)
+    top, left = qh - 1 - lo_h, qw - 1 - lo_w
+    rows = slice(max(0, -top), min(h, canvas.shape[1] - top))
+    cols_ = slice(max(0, -left), min(w, canvas.shape[2] - left))
+    canvas[:, rows.start + top:rows.stop + top, cols_.start + left:cols_.stop + left, :] = \
+        _channels_last(x)[:, rows, cols_, :]
+    windows = sliding_windows(canvas, (qh, qw), (1, 1), (1, 1))  # (N, Jh, Jw, Qh, Qw, Cin)
+    jh, jw = windows.shape[1:3]
+    planes = xp.reshape(windows, (n * jh * jw, qh * qw * cin)) @ _subpixel_weight(weight, stride)
+    planes = xp.reshape(planes, (n, jh, jw, stride[0], stride[1], cout))
+    out = xp.empty((n,) + tuple(output_size) + (cout,), dtype=planes.dtype)
+    for r_h, (o_h, m_h, c_h) in enumerate(phases_h):
+        for r_w, (o_w, m_w, c_w) in enumerate(phases_w):
+            if c_h and c_w:  # an output smaller than the stride can leave a phase empty
+                out[:, o_h::stride[0], o_w::stride[1], :] = \
+                    planes[:, m_h - lo_h:m_h - lo_h + c_h, m_w - lo_w:m_w - lo_w + c_w, r_h, r_w, :]
+    return _channels_first(out)
+
+
 def _flat_weight(weight):
     """(A, B, kh, kw) -> (A, kh*kw*B): the kernel laid out in the order im2col uses (offset, channel)."""
     xp = get_namespace(weight)
@@ -141,11 +222,15 @@ class ConvTranspose2d(Function):
         xp = get_namespace(x, weight)
         n, cin, h, w = x.shape
         _, cout, kh, kw = weight.shape
-        rows = xp.reshape(_channels_last(x), (n * h * w, cin))
-        cols = rows @ _flat_weight(weight)  # (N*H*W, kh*kw*Cout)
-        cols = xp.reshape(cols, (n, h, w, kh, kw, cout))
-        shape = (n, cout) + self.output_size
-        y = col2im(cols, shape, (kh, kw), self.stride, self.padding, self.dilation)
+        if subpixel_applies((kh, kw), self.stride, self.dilation, cin, cout):
+            # the fast path (chapter 13): no col2im, the taps are summed by the GEMM
+            y = conv_transpose_subpixel(x, weight, self.stride, self.padding, self.output_size)
+        else:
+            rows = xp.reshape(_channels_last(x), (n * h * w, cin))
+            cols = rows @ _flat_weight(weight)  # (N*H*W, kh*kw*Cout)
+            cols = xp.reshape(cols, (n, h, w, kh, kw, cout))
+            shape = (n, cout) + self.output_size
+            y = col2im(cols, shape, (kh, kw), self.stride, self.padding, self.dilation)
         if bias is not None:
             # col2im returns a view of its canvas, and the standard leaves writes through
             # views to each library: add out of place

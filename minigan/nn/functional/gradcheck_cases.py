@@ -46,6 +46,13 @@ for options in _CONV_T:
         return (lambda x, w, b: conv_transpose2d(x, w, b, **options)), (x, w, b)
 
 
+@case("conv_transpose2d", "x(2,3,3,3) w(3,2,4,4) stride=2 padding=1 (the sub-pixel path)")
+def _conv_t_subpixel(device):
+    rng = np.random.default_rng(13)
+    x, w, b = leaf(rng, 2, 3, 3, 3, device=device), leaf(rng, 3, 2, 4, 4, device=device), leaf(rng, 2, device=device)
+    return (lambda x, w, b: conv_transpose2d(x, w, b, stride=2, padding=1)), (x, w, b)
+
+
 @case("linear", "x (3, 4), w (5, 4), b (5,)")
 def _linear(device):
     rng = np.random.default_rng(12)
