@@ -32,6 +32,7 @@ DEFAULTS = {
         "hidden": 128,
         "d_hidden": 128,
         "layers": 3,
+        "g_batch_norm": False,      # mlp: BatchNorm1d before each ReLU of G (the PacGAN grid generator)
         "width": 64,                # dcgan: channels of the 14x14 layer
         "init": "default",          # default (PyTorch's) | dcgan (N(0, 0.02))
         "pack": 1,                  # PacGAN: samples the discriminator sees at once

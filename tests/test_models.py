@@ -197,3 +197,25 @@ def test_build_models_refuses_an_unknown_architecture():
         build_models(config)
     for name in ("mlp", "image-mlp", "dcgan", "dcgan-critic"):
         assert name in str(info.value)
+
+
+def test_the_mlp_generator_with_batch_norm_normalizes_before_each_relu():
+    """PacGAN's grid generator: Linear (no bias: the norm's shift replaces it), BatchNorm1d, ReLU."""
+    config = resolve("grid", overrides={"model.g_batch_norm": True, "model.layers": 2})
+    g, _ = build_models(config)
+    kinds = [type(m).__name__ for m in g.net]
+    assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU", "Linear"]
+    assert g.net[0].bias is None and g.net[3].bias is None and g.net[6].bias is not None
+    # in training mode each sample's output depends on the rest of its batch
+    z = minigan.randn(8, config["model"]["latent_dim"])
+    alone = g(z[:4]).numpy()
+    together = g(z).numpy()[:4]
+    assert not np.allclose(alone, together)
+    g.eval()
+    np.testing.assert_allclose(g(z[:4]).numpy(), g(z).numpy()[:4], rtol=1e-5, atol=1e-6)
+
+
+def test_g_batch_norm_is_refused_for_the_image_generators():
+    config = resolve("mnist-dcgan", overrides={"model.g_batch_norm": True})
+    with pytest.raises(ValueError, match="g_batch_norm.*mlp generator"):
+        build_models(config)

@@ -15,14 +15,19 @@ from .. import nn
 
 
 class MLPGenerator(nn.Module):
-    """z (N, latent_dim) -> x (N, out_dim): ``layers`` hidden layers of ``hidden`` ReLU units."""
+    """z (N, latent_dim) -> x (N, out_dim): ``layers`` hidden layers of ``hidden`` ReLU units.
 
-    def __init__(self, latent_dim=2, hidden=128, layers=3, out_dim=2):
+    ``batch_norm``: BatchNorm1d before each ReLU, as in the PacGAN/VEEGAN generators of the
+    2-D mixtures (the Linear before it then has no bias, which the norm would cancel).
+    """
+
+    def __init__(self, latent_dim=2, hidden=128, layers=3, out_dim=2, batch_norm=False):
         super().__init__()
         self.latent_dim = latent_dim
         blocks, width = [], latent_dim
         for _ in range(layers):
-            blocks += [nn.Linear(width, hidden), nn.ReLU()]
+            norm = [nn.BatchNorm1d(hidden)] if batch_norm else []
+            blocks += [nn.Linear(width, hidden, bias=not batch_norm), *norm, nn.ReLU()]
             width = hidden
         self.net = nn.Sequential(*blocks, nn.Linear(width, out_dim))
 
@@ -168,9 +173,12 @@ def apply_spectral_norm(module):
     return module
 
 
-def _no_pack(arch, pack):
+def _no_pack(arch, pack, g_batch_norm=False):
     if pack != 1:
         raise ValueError(f"{arch}: model.pack = {pack}, but packing applies to the mlp discriminator of the 2-D mixtures")
+    if g_batch_norm:
+        raise ValueError(f"{arch}: model.g_batch_norm = true, but it applies to the mlp generator of the 2-D mixtures "
+                         "(the image generators have their own normalization)")
 
 
 def build_models(config: dict):
@@ -180,15 +188,16 @@ def build_models(config: dict):
     pack = model.get("pack", 1)
     extras = {"dropout": model.get("d_dropout", 0.0), "minibatch_std": model.get("minibatch_std", 0)}
     if arch == "mlp":
-        g = MLPGenerator(model["latent_dim"], model["hidden"], model["layers"], out_dim=2)
+        g = MLPGenerator(model["latent_dim"], model["hidden"], model["layers"], out_dim=2,
+                         batch_norm=model.get("g_batch_norm", False))
         d = MLPDiscriminator(2, model.get("d_hidden", model["hidden"]), model["layers"], pack=pack, **extras)
     elif arch == "image-mlp":
-        _no_pack(arch, pack)
+        _no_pack(arch, pack, model.get("g_batch_norm", False))
         g = ImageMLPGenerator(model["latent_dim"])
         d = ImageMLPDiscriminator(**extras)
     elif arch in ("dcgan", "dcgan-critic"):
         g = DCGANGenerator(model["latent_dim"], model["width"])
-        _no_pack(arch, pack)
+        _no_pack(arch, pack, model.get("g_batch_norm", False))
         d = DCGANDiscriminator(model["width"], batch_norm=arch == "dcgan", **extras)
     else:
         raise ValueError(f"unknown model architecture {arch!r}: choose mlp, image-mlp, dcgan or dcgan-critic")
