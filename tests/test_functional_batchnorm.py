@@ -238,3 +238,22 @@ def test_the_fused_op_matches_normalize_then_affine(shape, frozen):
         assert (a is None) == (b is None)
         if a is not None:
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 2, 2, 2)], ids=str)
+@pytest.mark.parametrize("frozen", [None, "x", "weight"])
+def test_the_fused_ops_first_order_arrays_match_its_double_backprop_branch(shape, frozen):
+    """BatchNormAffine.backward on raw arrays (no graph recorded) against its Tensor-op branch (create_graph)."""
+    rng = np.random.default_rng(8)
+    c = shape[1]
+    values = (rng.standard_normal(shape) * 2 - 1, rng.uniform(0.5, 2.0, c), rng.standard_normal(c))
+    gy = tensor(rng.standard_normal(shape))
+    grads = []
+    for create_graph in (False, True):
+        leaves = [tensor(v, requires_grad=not (frozen and name == frozen))
+                  for v, name in zip(values, ("x", "weight", "bias"))]
+        y = batchnorm_module.BatchNormAffine((0,) + tuple(range(2, len(shape))), 1e-5)(*leaves)
+        wanted = [t for t in leaves if t.requires_grad]
+        grads.append([g.numpy() for g in minigan.grad((y * gy).sum(), wanted, create_graph=create_graph)])
+    for first_order, graph in zip(*grads):
+        np.testing.assert_allclose(first_order, graph, rtol=1e-10, atol=1e-12)
