@@ -151,11 +151,12 @@ def conv_transpose_subpixel(x, weight, stride, padding, output_size):
     # Window j covers input pixels j-(Q-1) .. j: the canvas holds input pixel i at
     # index i + Q - 1 - lo, zeros elsewhere, and its windows are those j in [lo, hi).
     canvas = xp.zeros((n, hi_h - lo_h + qh - 1, hi_w - lo_w + qw - 1, cin), dtype=x.dtype)
+    # (A large padding can leave some input pixels outside every window: they are cut.)
     top, left = qh - 1 - lo_h, qw - 1 - lo_w
-    rows = slice(max(0, -top), min(h, canvas.shape[1] - top))
-    cols_ = slice(max(0, -left), min(w, canvas.shape[2] - left))
-    canvas[:, rows.start + top:rows.stop + top, cols_.start + left:cols_.stop + left, :] = \
-        _channels_last(x)[:, rows, cols_, :]
+    keep_h = slice(max(0, -top), min(h, canvas.shape[1] - top))
+    keep_w = slice(max(0, -left), min(w, canvas.shape[2] - left))
+    canvas[:, keep_h.start + top:keep_h.stop + top, keep_w.start + left:keep_w.stop + left, :] = \
+        _channels_last(x)[:, keep_h, keep_w, :]
     windows = sliding_windows(canvas, (qh, qw), (1, 1), (1, 1))  # (N, Jh, Jw, Qh, Qw, Cin)
     jh, jw = windows.shape[1:3]
     planes = xp.reshape(windows, (n * jh * jw, qh * qw * cin)) @ _subpixel_weight(weight, stride)
