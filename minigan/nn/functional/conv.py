@@ -100,7 +100,7 @@ def subpixel_applies(kernel, stride, dilation, in_channels, out_channels):
     return divides and in_channels <= stride[0] * stride[1] * out_channels
 
 
-def _phase_plan(size, kernel, stride, padding, out_size):
+def _phase_plan(kernel, stride, padding, out_size):
     """For one spatial dimension: the sub-pixel decomposition of a transposed convolution.
 
     Output pixel o gets the taps t = r + s q (q = 0..Q-1, Q = k/s) of its phase
@@ -145,8 +145,7 @@ def conv_transpose_subpixel(x, weight, stride, padding, output_size):
     xp = get_namespace(x, weight)
     n, cin, h, w = x.shape
     cout = weight.shape[1]
-    plan = [_phase_plan(size, weight.shape[2 + i], stride[i], padding[i], output_size[i])
-            for i, size in enumerate((h, w))]
+    plan = [_phase_plan(weight.shape[2 + i], stride[i], padding[i], output_size[i]) for i in range(2)]
     (qh, phases_h, lo_h, hi_h), (qw, phases_w, lo_w, hi_w) = plan
     # Window j covers input pixels j-(Q-1) .. j: the canvas holds input pixel i at
     # index i + Q - 1 - lo, zeros elsewhere, and its windows are those j in [lo, hi).
