@@ -95,7 +95,7 @@ def main(argv=None):
     result = {
         "steps": steps,
         "classifier": info.get("trained_on"),
-        "minigan": minigan.metrics.evaluate_images(draw_samples(ours, args.n, fresh["model"]["latent_dim"]), real, classifier),
+        "minigan": minigan.metrics.evaluate_images(draw_samples(ours, args.n, fresh["model"]), real, classifier),
         "pytorch": minigan.metrics.evaluate_images(theirs, real, classifier),
         "pytorch_training_seconds": round(seconds, 1),
     }

@@ -29,6 +29,7 @@ DEFAULTS = {
     "model": {
         "architecture": "mlp",      # mlp | image-mlp | dcgan | dcgan-critic
         "latent_dim": 2,
+        "latent": "normal",         # normal (N(0, I)) | uniform (on [-1, 1]^latent_dim)
         "hidden": 128,
         "d_hidden": 128,
         "layers": 3,

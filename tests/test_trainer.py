@@ -395,10 +395,32 @@ def test_the_gradient_penalty_is_logged(tmp_path):
     (dict(optim__name="lbfgs"), "'lbfgs'"),
     (dict(optim__lr_schedule="step"), "'step'"),
     (dict(train__steps=0, train__epochs=0), "nothing to train"),
+    (dict(model__latent="cauchy"), "model.latent = 'cauchy'"),
 ])
 def test_bad_configs_are_refused_at_construction(overrides, words, tmp_path):
     with pytest.raises(ValueError, match=words):
         Trainer(tiny(**overrides), tmp_path / "bad")
+
+
+def test_a_uniform_latent_reaches_the_generator_in_training_plots_and_samples(tmp_path, monkeypatch):
+    """model.latent = uniform: every z the generator sees lies in [-1, 1]^d and fills it (not N(0, 1))."""
+    from minigan.gan.sampling import draw_samples
+
+    trainer = Trainer(tiny(train__steps=2, model__latent="uniform", model__latent_dim=3), tmp_path / "u")
+    seen = []
+    forward = type(trainer.generator).forward
+    monkeypatch.setattr(type(trainer.generator), "forward", lambda self, z: seen.append(z.numpy()) or forward(self, z))
+    trainer.train()
+    trainer.sample(4000)
+    seen.append(trainer.fixed_noise)
+    for z in seen:
+        assert z.shape[1] == 3 and z.min() >= -1.0 and z.max() <= 1.0
+    everything = np.concatenate(seen)
+    assert everything.min() < -0.99 and everything.max() > 0.99 and abs(everything.std() - 3 ** -0.5) < 0.02
+    identity = draw_samples(lambda z: z, 3000, {"latent": "uniform", "latent_dim": 2})
+    assert identity.min() >= -1.0 and identity.max() <= 1.0 and abs(identity.std() - 3 ** -0.5) < 0.02
+    normal = draw_samples(lambda z: z, 3000, {"latent_dim": 2})  # the default: N(0, I)
+    assert normal.max() > 2.0 and abs(normal.std() - 1.0) < 0.05
 
 
 def test_an_unknown_penalty_is_refused(tmp_path):

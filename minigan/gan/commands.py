@@ -157,7 +157,7 @@ def sample_command(args) -> int:
     except (CheckpointError, RuntimeError, ValueError, KeyError) as err:
         print(f"python -m minigan sample: {err}", file=sys.stderr)
         return 2
-    samples = draw_samples(generator, args.n, config["model"]["latent_dim"], args.seed)
+    samples = draw_samples(generator, args.n, config["model"], args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":

@@ -51,12 +51,34 @@ def load_generator(path, device=None):
     return generator, config, int(state.get("step", 0)), which
 
 
-def draw_samples(generator, n, latent_dim, seed=0) -> np.ndarray:
-    """n samples as a NumPy array, 1,000 latent vectors at a time, without a graph."""
+LATENTS = ("normal", "uniform")
+
+
+def check_latent(model) -> str:
+    """``model.latent``, or a ValueError naming the choices."""
+    kind = model.get("latent", "normal")
+    if kind not in LATENTS:
+        raise ValueError(f"model.latent = {kind!r}: choose one of {', '.join(LATENTS)}")
+    return kind
+
+
+def latent_noise(rng, n, model) -> np.ndarray:
+    """n float32 latent vectors from a NumPy ``rng``: N(0, I), or uniform on [-1, 1]^d (``model.latent``).
+
+    A uniform square suits a generator that must cut its input into equal cells, such as
+    the 5x5 grid's: a Gaussian leaves the corner modes only the tails of the latent space.
+    """
+    shape = (n, model["latent_dim"])
+    z = rng.uniform(-1.0, 1.0, shape) if check_latent(model) == "uniform" else rng.standard_normal(shape)
+    return z.astype(np.float32)
+
+
+def draw_samples(generator, n, model, seed=0) -> np.ndarray:
+    """n samples as a NumPy array, 1,000 latent vectors at a time (drawn as ``model`` says), without a graph."""
     rng = np.random.default_rng(seed)
     chunks = []
     with no_grad():
         for start in range(0, n, 1000):
-            z = rng.standard_normal((min(1000, n - start), latent_dim)).astype(np.float32)
+            z = latent_noise(rng, min(1000, n - start), model)
             chunks.append(generator(Tensor(backend.asarray(z))).numpy())
     return np.concatenate(chunks)

@@ -21,12 +21,13 @@ from ..config import dumps
 from ..io import atomic_write
 from ..data import DataLoader, load_dataset, mixture_modes, sample_mixture
 from ..metrics import mixture_metrics
-from ..tensor import Tensor, randn
+from ..tensor import Tensor, rand, randn
 from . import plots
 from .alarms import AlarmMonitor
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import get_loss
 from .models import build_models
+from .sampling import check_latent, latent_noise
 from .penalties import clip_weights, gradient_penalty, r1_penalty
 from .techniques import HistoricalAverage, add_instance_noise, feature_matching_loss, instance_noise_std
 from .unrolled import unrolled_generator_loss
@@ -129,7 +130,8 @@ class Trainer:
         self.step = 0
         # Plots and evaluation draw from their own generator, so that they never change training.
         private = np.random.default_rng([train["seed"], 1])
-        self.fixed_noise = private.standard_normal((64, model["latent_dim"])).astype(np.float32)
+        self.latent = check_latent(model)
+        self.fixed_noise = latent_noise(private, 64, model)
         self.eval_noise_seed = [train["seed"], 2]
         if not resume and (self.checkpoint_paths() or (self.out / "metrics.jsonl").exists()):
             raise ValueError(
@@ -150,7 +152,8 @@ class Trainer:
         return self.discriminator(self._pack(x))
 
     def _noise(self, n):
-        return randn(n, self.config["model"]["latent_dim"])
+        d = self.config["model"]["latent_dim"]
+        return rand(n, d) * 2.0 - 1.0 if self.latent == "uniform" else randn(n, d)
 
     def _mean_output(self, scores):
         values = scores.numpy().astype(np.float64)
@@ -380,7 +383,7 @@ class Trainer:
         rng = np.random.default_rng(self.eval_noise_seed if seed is None else seed)
         out = []
         for start in range(0, n, 1000):
-            z = rng.standard_normal((min(1000, n - start), self.config["model"]["latent_dim"])).astype(np.float32)
+            z = latent_noise(rng, min(1000, n - start), self.config["model"])
             out.append(g(Tensor(backend.asarray(z))).numpy())
         g.train(was_training)
         return np.concatenate(out)

@@ -178,7 +178,7 @@ def _sample_panels(cells, seed, load_generator, checkpoint_file, draw_samples):
             continue
         generator, config, _, _ = load_generator(checkpoint_file(cell), device="cpu")
         n = 1000 if config["data"]["dataset"] in ("ring", "grid") else 36
-        panels.append((name, config, draw_samples(generator, n, config["model"]["latent_dim"])))
+        panels.append((name, config, draw_samples(generator, n, config["model"])))
     return panels
 
 

@@ -123,7 +123,7 @@ def eval_command(args) -> int:
             raise UsageError(f"the run in {path} trained on {dataset!r}; eval knows {', '.join(MIXTURES + IMAGE_DATASETS)}")
         n = args.n or DEFAULT_SAMPLES[kind]
         report = {"checkpoint": str(path), "step": step, "dataset": dataset, "generator": which, "samples": n}
-        samples = draw_samples(generator, n, config["model"]["latent_dim"], args.seed)
+        samples = draw_samples(generator, n, config["model"], args.seed)
         if kind == "2d":
             report.update(evaluate_mixture(samples, dataset))
         else:
