@@ -462,9 +462,12 @@ def test_sliding_windows_strided_view_equals_the_portable_slices(config, from_nc
         np.testing.assert_array_equal(fast[:, p, q, i, j, :], x[:, p * sh + i * dh, q * sw + j * dw, :])
 
 
-def test_the_graph_of_a_conv_does_not_hold_its_im2col_columns(device):
-    """The columns are kh*kw times the input; the weight gradient recomputes them instead."""
+def test_a_conv_keeps_its_im2col_columns_only_for_the_weight_gradient_and_frees_them(device):
+    """The columns are kh*kw times the input: kept from forward when the weight needs a
+    gradient (backward multiplies gy by them), not otherwise, and dropped after backward."""
     import tracemalloc
+
+    from minigan.nn.functional.conv import Conv2dGradWeight
 
     if device != "cpu":
         pytest.skip("tracemalloc sees NumPy's allocations")
@@ -472,16 +475,22 @@ def test_the_graph_of_a_conv_does_not_hold_its_im2col_columns(device):
     w = minigan.randn(4, 8, 4, 4, requires_grad=True)
     F.conv2d(x, w).sum().backward()  # warm-up: first-call caches are not the graph
     x.grad = w.grad = None
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        y = F.conv2d(x, w)
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert held < 200_000, f"the conv's graph holds {held} bytes after forward"
+
+    def held_by(weight):
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            y = F.conv2d(x, weight)
+            return y, tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+
+    y, held = held_by(w)
+    assert held > 550_000, f"the conv's graph holds only {held} bytes: the columns were not kept"
+    op = y.grad_fn
     y.sum().backward()
-    reference_w = w.grad.numpy().copy()
-    w.grad = None
-    (F.conv2d(x.detach(), w) * 1.0).sum().backward()
-    np.testing.assert_allclose(w.grad.numpy(), reference_w, rtol=1e-5)
+    assert op.cols is None, "backward must drop the columns"
+    reference = Conv2dGradWeight((1, 1), (0, 0), (1, 1), (4, 4)).forward(x.data, minigan.ones_like(y).data)
+    np.testing.assert_allclose(w.grad.numpy(), backend.to_numpy(reference), rtol=1e-5)
+    _, held = held_by(w.detach())  # only x needs a gradient: the columns go at once
+    assert held < 200_000, f"the conv's graph holds {held} bytes although the weight needs no gradient"

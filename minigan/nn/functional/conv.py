@@ -184,28 +184,37 @@ class Conv2d(Function):
     and its gradient is gy summed over the batch and the pixels.
     """
 
-    def __init__(self, stride, padding, dilation, output_size=None):
+    def __init__(self, stride, padding, dilation, output_size=None, cols=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.output_size = output_size
+        self.cols = cols  # im2col(x) when the caller has it already (a transposed conv's backward)
 
     def forward(self, x, weight, bias=None):
         xp = get_namespace(x, weight)
         o = weight.shape[0]
-        # The weight gradient needs the same columns, but they are kh*kw times the input
-        # (12.8 MB for the DCGAN's second conv at batch 64): Conv2dGradWeight redoes
-        # im2col, which costs ~2 ms there, rather than keep them alive until backward.
-        cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation, self.output_size)
+        if self.cols is None:
+            cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation, self.output_size)
+        else:  # given by the caller, who also gave output_size
+            cols, (oh, ow) = self.cols, self.output_size
         y = cols @ xp.permute_dims(_flat_weight(weight), (1, 0))  # (N*OH*OW, O)
         if bias is not None:
             y += bias  # rows are pixels, columns channels: the bias broadcasts along the rows
+        # The weight gradient multiplies gy by these same columns: keep them rather than redo
+        # im2col in backward (kh*kw times the input: 12.8 MB for the DCGAN's second conv at
+        # batch 64, against ~2 ms of copying them again).
+        self.cols = cols if self.needs_input_grad[1] else None
         return _channels_first(xp.reshape(y, (x.shape[0], oh, ow, o)))
 
     def backward(self, gy):
         x, weight = self.inputs[:2]
         args = (self.stride, self.padding, self.dilation)
         gx = ConvTranspose2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
-        gw = Conv2dGradWeight(*args, weight.shape[2:])(x, gy) if self.needs_input_grad[1] else None
+        gw = Conv2dGradWeight(*args, weight.shape[2:], cols=self.cols)(x, gy) if self.needs_input_grad[1] else None
         return (gx, gw) + _bias_grad(gy, self.needs_input_grad)
+
+    def release(self):
+        super().release()
+        self.cols = None
 
 
 class ConvTranspose2d(Function):
@@ -240,8 +249,12 @@ class ConvTranspose2d(Function):
     def backward(self, gy):
         x, weight = self.inputs[:2]
         args = (self.stride, self.padding, self.dilation)
-        gx = Conv2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
-        gw = Conv2dGradWeight(*args, weight.shape[2:])(gy, x) if self.needs_input_grad[1] else None
+        cols = None
+        if self.needs_input_grad[0] and self.needs_input_grad[1]:
+            # both gradients correlate gy's windows with something: copy them out once
+            cols, _ = im2col(gy.data, weight.shape[2:], *args, x.shape[2:])
+        gx = Conv2d(*args, x.shape[2:], cols=cols)(gy, weight) if self.needs_input_grad[0] else None
+        gw = Conv2dGradWeight(*args, weight.shape[2:], cols=cols)(gy, x) if self.needs_input_grad[1] else None
         return (gx, gw) + _bias_grad(gy, self.needs_input_grad)
 
 
@@ -259,14 +272,18 @@ class Conv2dGradWeight(Function):
     its backward is a conv2d (for gy) and a transposed conv (for x), both with ggW.
     """
 
-    def __init__(self, stride, padding, dilation, kernel):
+    def __init__(self, stride, padding, dilation, kernel, cols=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.kernel = tuple(kernel)
+        self.cols = cols  # im2col(x) when the caller has it already (Conv2d's forward kept it)
 
     def forward(self, x, gy):
         xp = get_namespace(x, gy)
         n, o, oh, ow = gy.shape
-        cols, _ = im2col(x, self.kernel, self.stride, self.padding, self.dilation, (oh, ow))
+        cols = self.cols
+        if cols is None:
+            cols, _ = im2col(x, self.kernel, self.stride, self.padding, self.dilation, (oh, ow))
+        self.cols = None  # backward needs x and gy only
         gy_rows = xp.reshape(_channels_last(gy), (n * oh * ow, o))
         flat = xp.permute_dims(gy_rows, (1, 0)) @ cols  # (O, kh*kw*C)
         kh, kw = self.kernel
