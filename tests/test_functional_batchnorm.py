@@ -240,13 +240,29 @@ def test_the_fused_op_matches_normalize_then_affine(shape, frozen):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+def channels_last(a):
+    """The same values, laid out channels-last in memory (what minigan's convolutions return)."""
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 6), (3, 2, 2, 2), (2, 5, 3, 4)], ids=str)
+@pytest.mark.parametrize("layout", ["contiguous", "channels-last"])
+def test_channel_sums_is_the_sum_over_every_axis_but_the_channels(shape, layout):
+    a = np.random.default_rng(3).standard_normal(shape)
+    a = channels_last(a) if layout == "channels-last" else a
+    got = batchnorm_module.channel_sums(tensor(a).data)
+    np.testing.assert_allclose(minigan.backend.to_numpy(got), a.sum(axis=(0,) + tuple(range(2, a.ndim))), rtol=1e-12)
+
+
 @pytest.mark.parametrize("shape", [(5, 3), (3, 2, 2, 2)], ids=str)
 @pytest.mark.parametrize("frozen", [None, "x", "weight"])
-def test_the_fused_ops_first_order_arrays_match_its_double_backprop_branch(shape, frozen):
+@pytest.mark.parametrize("layout", ["contiguous", "channels-last"])
+def test_the_fused_ops_first_order_arrays_match_its_double_backprop_branch(shape, frozen, layout):
     """BatchNormAffine.backward on raw arrays (no graph recorded) against its Tensor-op branch (create_graph)."""
     rng = np.random.default_rng(8)
     c = shape[1]
-    values = (rng.standard_normal(shape) * 2 - 1, rng.uniform(0.5, 2.0, c), rng.standard_normal(c))
+    x = rng.standard_normal(shape) * 2 - 1
+    values = (channels_last(x) if layout == "channels-last" else x, rng.uniform(0.5, 2.0, c), rng.standard_normal(c))
     gy = tensor(rng.standard_normal(shape))
     grads = []
     for create_graph in (False, True):
