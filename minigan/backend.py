@@ -289,6 +289,20 @@ def sliding_windows(x, kernel, stride, dilation):
     return xp.stack(rows, axis=3)
 
 
+
+def channels_last_in_memory(x) -> bool:
+    """Whether an (N, C, ...) array is an NCHW view of channels-last memory, as minigan's
+    convolutions return: then its (N*H*W, C) rows are a free reshape. The standard has no
+    strides; for array-api-strict the answer is False (a layout it does not expose)."""
+    if device_of(x) not in ("cpu", "cuda") or x.ndim < 3:
+        return False
+    item = x.itemsize
+    expected, strides = item, {}
+    for axis in (1,) + tuple(range(x.ndim - 1, 1, -1)) + (0,):  # C fastest, then W, H, ..., then N
+        strides[axis] = expected
+        expected *= x.shape[axis]
+    return all(x.strides[a] == strides[a] or x.shape[a] == 1 for a in range(x.ndim))
+
 # ---------------------------------------------------------------- random numbers
 
 class _Generators:

@@ -334,3 +334,16 @@ def test_keep_freed_memory_can_be_switched_off(monkeypatch):
 
     monkeypatch.setenv("MINIGAN_KEEP_FREED_MEMORY", "0")
     assert b.keep_freed_memory() is False
+
+
+def test_channels_last_in_memory_tells_the_layouts_apart():
+    a = np.zeros((4, 3, 5, 6), np.float32)
+    last = np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    assert backend.channels_last_in_memory(last)
+    assert not backend.channels_last_in_memory(a)  # NCHW in its own order
+    assert not backend.channels_last_in_memory(last[:, :, ::2])  # a strided view of channels-last
+    assert backend.channels_last_in_memory(np.ascontiguousarray(np.zeros((4, 5, 3))).transpose(0, 2, 1))  # (N, C, L)
+    assert not backend.channels_last_in_memory(np.zeros((4, 3), np.float32))  # (N, C): nothing to tell
+    import array_api_strict
+
+    assert not backend.channels_last_in_memory(array_api_strict.asarray(last))  # no strides in the standard
