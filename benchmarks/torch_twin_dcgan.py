@@ -46,7 +46,8 @@ def main(argv=None):
                 "loss.instance_noise": 0.0, "loss.feature_matching": False, "loss.historical_averaging": 0.0,
                 "optim.name": "adam", "optim.n_critic": 1, "optim.lr_schedule": "constant", "optim.weight_decay": 0.0,
                 "optim.unrolled_steps": 0, "optim.grad_clip_norm": 0.0, "optim.grad_clip_value": 0.0,
-                "model.architecture": "dcgan", "model.d_dropout": 0.0, "model.spectral_norm": False}
+                "model.architecture": "dcgan", "model.d_dropout": 0.0, "model.spectral_norm": False,
+                "model.latent": "normal"}
     differ = [f"{k} = {config[k.split('.')[0]].get(k.split('.')[1])!r}" for k, v in mirrored.items()
               if config[k.split(".")[0]].get(k.split(".")[1], v) != v]
     if differ:

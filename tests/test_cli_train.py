@@ -158,6 +158,7 @@ def test_sample_uses_the_ema_generator_when_there_is_one(capsys, fast_plots):
     (["--preset", "ring", "--config", "x.toml"], ["--config", "--preset"]),
     (["--config", "missing.toml"], ["missing.toml", "does not exist"]),
     (["--loss", "wgan"], ["'wgan'"]),
+    (["--latent", "cauchy"], ["model.latent", "'cauchy'", "uniform"]),
 ])
 def test_bad_train_arguments_exit_2_with_one_line(args, words, capsys):
     status, stdout, stderr = cli(capsys, "train", "--out", "run", "--no-progress", *args)

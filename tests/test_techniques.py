@@ -647,6 +647,7 @@ def test_train_help_lists_every_technique_flag(capsys):
     (["--unrolled-steps", "2", "--set", "optim.unrolled_lr=0.1"], {"optim.unrolled_steps": 2, "optim.unrolled_lr": 0.1}),
     (["--d-dropout", "0.2"], {"model.d_dropout": 0.2}),
     (["--minibatch-std", "4"], {"model.minibatch_std": 4}),
+    (["--latent", "uniform"], {"model.latent": "uniform"}),
     (["--pack", "2"], {"model.pack": 2}),
     (["--loss", "minimax", "--label-smoothing", "0.1"], {"loss.name": "minimax", "loss.label_smoothing": 0.1}),
     (["--n-critic", "2", "--lr-d", "3e-3", "--lr-g", "1e-4"], {"optim.n_critic": 2, "optim.lr_d": 3e-3, "optim.lr_g": 1e-4}),

@@ -38,6 +38,7 @@ OVERRIDES = {
     "d_dropout": "model.d_dropout",
     "spectral_norm": "model.spectral_norm",
     "minibatch_std": "model.minibatch_std",
+    "latent": "model.latent",
     "instance_noise": "loss.instance_noise",
     "feature_matching": "loss.feature_matching",
     "historical_averaging": "loss.historical_averaging",
