@@ -27,6 +27,7 @@ def channel_sums(a):
     over_batch = xp.ones((n,), dtype=a.dtype) @ xp.reshape(a, (n, -1))
     return xp.sum(xp.reshape(over_batch, (c, -1)), axis=1)
 
+
 class BatchNormalize(Function):
     """x_hat = (x - mean) / sqrt(var + eps), mean and biased var over ``axes`` (N and the pixels).
 
