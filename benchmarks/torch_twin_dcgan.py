@@ -76,10 +76,11 @@ def main(argv=None):
         for batch in loader:
             z = torch.tensor(rng.standard_normal((batch.shape[0], fresh["model"]["latent_dim"])).astype(np.float32))
             torch_step(torch, tg, td, opt_g, opt_d, torch.tensor(batch.numpy()), z)
-            if ema is not None:  # minigan.optim.EMA: shadow = d shadow + (1 - d) w; buffers copied
+            if ema is not None:  # the trainer's minigan.optim.EMA: shadow = d shadow + (1 - d) w, buffers copied,
+                d = min(decay, (2 + step) / (11 + step))  # with its warm-up d_t = min(decay, (1 + t) / (10 + t)), t = step + 1
                 with torch.no_grad():
                     for shadow, p in zip(ema.parameters(), tg.parameters()):
-                        shadow.mul_(decay).add_(p, alpha=1 - decay)
+                        shadow.mul_(d).add_(p, alpha=1 - d)
                     for shadow, b in zip(ema.buffers(), tg.buffers()):
                         shadow.copy_(b)
             step += 1
