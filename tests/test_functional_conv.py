@@ -462,12 +462,9 @@ def test_sliding_windows_strided_view_equals_the_portable_slices(config, from_nc
         np.testing.assert_array_equal(fast[:, p, q, i, j, :], x[:, p * sh + i * dh, q * sw + j * dw, :])
 
 
-def test_a_conv_keeps_its_im2col_columns_only_for_the_weight_gradient_and_frees_them(device):
-    """The columns are kh*kw times the input: kept from forward when the weight needs a
-    gradient (backward multiplies gy by them), not otherwise, and dropped after backward."""
+def test_the_graph_of_a_conv_does_not_hold_its_im2col_columns(device):
+    """The columns are kh*kw times the input; the weight gradient recomputes them instead."""
     import tracemalloc
-
-    from minigan.nn.functional.conv import Conv2dGradWeight
 
     if device != "cpu":
         pytest.skip("tracemalloc sees NumPy's allocations")
@@ -475,22 +472,36 @@ def test_a_conv_keeps_its_im2col_columns_only_for_the_weight_gradient_and_frees_
     w = minigan.randn(4, 8, 4, 4, requires_grad=True)
     F.conv2d(x, w).sum().backward()  # warm-up: first-call caches are not the graph
     x.grad = w.grad = None
-
-    def held_by(weight):
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            y = F.conv2d(x, weight)
-            return y, tracemalloc.get_traced_memory()[0] - before
-        finally:
-            tracemalloc.stop()
-
-    y, held = held_by(w)
-    assert held > 550_000, f"the conv's graph holds only {held} bytes: the columns were not kept"
-    op = y.grad_fn
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        y = F.conv2d(x, w)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 200_000, f"the conv's graph holds {held} bytes after forward"
     y.sum().backward()
-    assert op.cols is None, "backward must drop the columns"
-    reference = Conv2dGradWeight((1, 1), (0, 0), (1, 1), (4, 4)).forward(x.data, minigan.ones_like(y).data)
-    np.testing.assert_allclose(w.grad.numpy(), backend.to_numpy(reference), rtol=1e-5)
-    _, held = held_by(w.detach())  # only x needs a gradient: the columns go at once
-    assert held < 200_000, f"the conv's graph holds {held} bytes although the weight needs no gradient"
+    reference_w = w.grad.numpy().copy()
+    w.grad = None
+    (F.conv2d(x.detach(), w) * 1.0).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), reference_w, rtol=1e-5)
+
+
+def test_a_transposed_convs_backward_copies_the_windows_of_gy_once(device, monkeypatch):
+    """Both gradients of a transposed conv correlate gy's windows: one im2col serves both."""
+    conv_module = importlib.import_module("minigan.nn.functional.conv")
+    calls = []
+    real_im2col = conv_module.im2col
+    monkeypatch.setattr(conv_module, "im2col", lambda *args, **kwargs: calls.append(1) or real_im2col(*args, **kwargs))
+    x = minigan.randn(2, 3, 5, 5, requires_grad=True)
+    w = minigan.randn(3, 4, 4, 4, requires_grad=True)
+    y = F.conv_transpose2d(x, w, stride=2, padding=1)
+    calls.clear()
+    y.backward(minigan.ones_like(y))
+    assert len(calls) == 1, f"backward made {len(calls)} im2col copies of gy"
+    reference = [t.grad.numpy().copy() for t in (x, w)]
+    x.grad = w.grad = None
+    F.conv_transpose2d(x.detach(), w, stride=2, padding=1).sum().backward()  # the weight's gradient alone
+    F.conv_transpose2d(x, w.detach(), stride=2, padding=1).sum().backward()  # the input's alone
+    for got, want in zip((x.grad.numpy(), w.grad.numpy()), reference):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

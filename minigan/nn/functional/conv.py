@@ -199,22 +199,18 @@ class Conv2d(Function):
         y = cols @ xp.permute_dims(_flat_weight(weight), (1, 0))  # (N*OH*OW, O)
         if bias is not None:
             y += bias  # rows are pixels, columns channels: the bias broadcasts along the rows
-        # The weight gradient multiplies gy by these same columns: keep them rather than redo
-        # im2col in backward (kh*kw times the input: 12.8 MB for the DCGAN's second conv at
-        # batch 64, against ~2 ms of copying them again).
-        self.cols = cols if self.needs_input_grad[1] else None
+        # The weight gradient needs the same columns, but they are kh*kw times the input
+        # (12.8 MB for the DCGAN's second conv at batch 64): Conv2dGradWeight redoes im2col
+        # rather than keep them alive until backward (chapter 13 measures the trade).
+        self.cols = None
         return _channels_first(xp.reshape(y, (x.shape[0], oh, ow, o)))
 
     def backward(self, gy):
         x, weight = self.inputs[:2]
         args = (self.stride, self.padding, self.dilation)
         gx = ConvTranspose2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
-        gw = Conv2dGradWeight(*args, weight.shape[2:], cols=self.cols)(x, gy) if self.needs_input_grad[1] else None
+        gw = Conv2dGradWeight(*args, weight.shape[2:])(x, gy) if self.needs_input_grad[1] else None
         return (gx, gw) + _bias_grad(gy, self.needs_input_grad)
-
-    def release(self):
-        super().release()
-        self.cols = None
 
 
 class ConvTranspose2d(Function):
