@@ -26,9 +26,16 @@ def test_same_losses_and_weights_after_two_steps(arch, minibatch_std, device):
         ours_losses = minigan_step(minigan, **ours)
         theirs_losses = torch_step(torch, **theirs)
         np.testing.assert_allclose(ours_losses, theirs_losses, rtol=1e-4, atol=1e-5)
+    # Adam's first steps move every weight by about lr whatever the size of its gradient
+    # (m_hat / sqrt(v_hat) = sign(g) at step 1), so a gradient at float32's noise level (a
+    # batch norm's backward cancels nearly equal terms) can take a weight lr one way in one
+    # framework and the other way in the other. Such weights are rare: all but one in 10^4
+    # must agree to float32 tolerance, and none may differ by more than Adam can move it.
+    lr, steps = 2e-4, 2
     for net in ("g", "d"):
         reference = theirs[net].state_dict()
         for key, value in ours[net].state_dict().items():
-            np.testing.assert_allclose(
-                value.numpy(), reference[key.removeprefix("net.")].numpy(), rtol=1e-3, atol=1e-4, err_msg=f"{net} {key}"
-            )
+            a, b = value.numpy(), reference[key.removeprefix("net.")].numpy()
+            close = np.isclose(a, b, rtol=1e-3, atol=1e-4)
+            assert close.mean() >= 0.9999, f"{net} {key}: {np.count_nonzero(~close)} of {a.size} weights differ"
+            np.testing.assert_allclose(a, b, rtol=0, atol=2 * lr * steps + 1e-4, err_msg=f"{net} {key}")
