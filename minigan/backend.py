@@ -289,7 +289,6 @@ def sliding_windows(x, kernel, stride, dilation):
     return xp.stack(rows, axis=3)
 
 
-
 def channels_last_in_memory(x) -> bool:
     """Whether an (N, C, ...) array is an NCHW view of channels-last memory, as minigan's
     convolutions return: then its (N*H*W, C) rows are a free reshape. The standard has no
@@ -302,6 +301,7 @@ def channels_last_in_memory(x) -> bool:
         strides[axis] = expected
         expected *= x.shape[axis]
     return all(x.strides[a] == strides[a] or x.shape[a] == 1 for a in range(x.ndim))
+
 
 # ---------------------------------------------------------------- random numbers
 

@@ -22,7 +22,8 @@ def test_same_losses_and_weights_after_two_steps(arch, minibatch_std, device):
     if device != "cpu":
         pytest.skip("the twins are built on the CPU")
     ours, theirs = make_pair(arch, seed=3, batch=16, minibatch_std=minibatch_std)
-    for _ in range(2):
+    steps = 2
+    for _ in range(steps):
         ours_losses = minigan_step(minigan, **ours)
         theirs_losses = torch_step(torch, **theirs)
         np.testing.assert_allclose(ours_losses, theirs_losses, rtol=1e-4, atol=1e-5)
@@ -31,7 +32,7 @@ def test_same_losses_and_weights_after_two_steps(arch, minibatch_std, device):
     # batch norm's backward cancels nearly equal terms) can take a weight lr one way in one
     # framework and the other way in the other. Such weights are rare: all but one in 10^4
     # must agree to float32 tolerance, and none may differ by more than Adam can move it.
-    lr, steps = 2e-4, 2
+    lr = max(group["lr"] for opt in (ours["opt_g"], ours["opt_d"]) for group in opt.param_groups)
     for net in ("g", "d"):
         reference = theirs[net].state_dict()
         for key, value in ours[net].state_dict().items():

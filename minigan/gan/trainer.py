@@ -27,8 +27,8 @@ from .alarms import AlarmMonitor
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import get_loss
 from .models import build_models
-from .sampling import check_latent, latent_noise
 from .penalties import clip_weights, gradient_penalty, r1_penalty
+from .sampling import check_latent, latent_noise
 from .techniques import HistoricalAverage, add_instance_noise, feature_matching_loss, instance_noise_std
 from .unrolled import unrolled_generator_loss
 

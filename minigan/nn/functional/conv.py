@@ -271,7 +271,7 @@ class Conv2dGradWeight(Function):
     def __init__(self, stride, padding, dilation, kernel, cols=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.kernel = tuple(kernel)
-        self.cols = cols  # im2col(x) when the caller has it already (Conv2d's forward kept it)
+        self.cols = cols  # im2col(x) when the caller has it already (a transposed conv's backward)
 
     def forward(self, x, gy):
         xp = get_namespace(x, gy)
