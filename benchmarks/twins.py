@@ -28,7 +28,8 @@ def torch_minibatch_std(torch, group_size):
     return MinibatchStdDev()
 
 
-def torch_models(torch, arch, latent_dim=100, width=64, hidden=128, layers=3, minibatch_std=0):
+def torch_models(torch, arch, latent_dim=100, width=64, hidden=128, layers=3, minibatch_std=0, pack=1):
+    """(G, D) as minigan builds them; ``pack`` > 1: D judges that many samples at once (PacGAN)."""
     nn = torch.nn
     if arch == "dcgan":
         std = [torch_minibatch_std(torch, minibatch_std)] if minibatch_std else []
@@ -39,7 +40,7 @@ def torch_models(torch, arch, latent_dim=100, width=64, hidden=128, layers=3, mi
             nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),
         )
         d = nn.Sequential(
-            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(pack, width, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
             *std, nn.Flatten(), nn.Linear((2 * width + len(std)) * 7 * 7, 1),
         )
@@ -51,7 +52,7 @@ def torch_models(torch, arch, latent_dim=100, width=64, hidden=128, layers=3, mi
                 w = hidden
             return nn.Sequential(*blocks, nn.Linear(w, outputs))
         g = mlp(latent_dim, 2, nn.ReLU)
-        d = mlp(2, 1, lambda: nn.LeakyReLU(0.2))
+        d = mlp(2 * pack, 1, lambda: nn.LeakyReLU(0.2))
     else:
         raise ValueError(arch)
     return g, d
@@ -63,18 +64,28 @@ def copy_weights(torch, minigan_module, torch_module):
     torch_module.load_state_dict(state)
 
 
-def torch_step(torch, g, d, opt_g, opt_d, real, z):
-    """One non-saturating GAN step; returns (d_loss, g_loss) as floats."""
+def _packed(x, pack):
+    """PacGAN's input, as minigan's Trainer._pack makes it: ``pack`` consecutive samples side by side."""
+    return x if pack == 1 else x.reshape(x.shape[0] // pack, -1, *x.shape[2:])
+
+
+def torch_step(torch, g, d, opt_g, opt_d, real, z, label_smoothing=0.0, pack=1):
+    """One non-saturating GAN step; returns (d_loss, g_loss) as floats.
+
+    D's loss is minigan's: E[softplus(r) - t r] + E[softplus(f)] with the real target
+    t = 1 - label_smoothing (one-sided smoothing; t = 1 is E[softplus(-r)] + E[softplus(f)]).
+    """
     softplus = torch.nn.functional.softplus
+    t = 1.0 - label_smoothing
     fake = g(z)
-    d_real, d_fake = d(real).reshape(-1), d(fake.detach()).reshape(-1)
-    loss_d = softplus(-d_real).mean() + softplus(d_fake).mean()
+    d_real, d_fake = d(_packed(real, pack)).reshape(-1), d(_packed(fake.detach(), pack)).reshape(-1)
+    loss_d = (softplus(d_real) - t * d_real).mean() + softplus(d_fake).mean()
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
     for p in d.parameters():
         p.requires_grad_(False)
-    loss_g = softplus(-d(fake).reshape(-1)).mean()
+    loss_g = softplus(-d(_packed(fake, pack)).reshape(-1)).mean()
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     for p in d.parameters():
@@ -83,18 +94,17 @@ def torch_step(torch, g, d, opt_g, opt_d, real, z):
     return loss_d.item(), loss_g.item()
 
 
-def minigan_step(minigan, g, d, opt_g, opt_d, real, z):
-    """The same step written with minigan (what Trainer.train_step does for this loss)."""
-    F = minigan.nn.functional
+def minigan_step(minigan, g, d, opt_g, opt_d, real, z, label_smoothing=0.0, pack=1):
+    """The same step written with minigan, through the trainer's own loss (minigan.gan.losses)."""
+    loss = minigan.gan.losses.get_loss("non-saturating", label_smoothing)
     fake = g(z)
-    d_real, d_fake = d(real), d(fake.detach())
-    loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    loss_d = loss.discriminator(d(_packed(real, pack)), d(_packed(fake.detach(), pack)))
     opt_d.zero_grad()
     loss_d.backward()
     opt_d.step()
     for p in d.parameters():
         p.requires_grad = False
-    loss_g = F.softplus(-d(fake)).mean()
+    loss_g = loss.generator(d(_packed(fake, pack)))
     opt_g.zero_grad()
     loss_g.backward()
     for p in d.parameters():
@@ -103,7 +113,7 @@ def minigan_step(minigan, g, d, opt_g, opt_d, real, z):
     return float(loss_d.item()), float(loss_g.item())
 
 
-def make_pair(arch, seed=0, batch=64, minibatch_std=0):
+def make_pair(arch, seed=0, batch=64, minibatch_std=0, pack=1):
     """minigan and PyTorch models with identical weights, their Adam optimizers, and a data batch."""
     import torch
 
@@ -112,14 +122,14 @@ def make_pair(arch, seed=0, batch=64, minibatch_std=0):
 
     minigan.manual_seed(seed)
     if arch == "dcgan":
-        g, d = DCGANGenerator(100, 64), DCGANDiscriminator(64, minibatch_std=minibatch_std)
+        g, d = DCGANGenerator(100, 64), DCGANDiscriminator(64, image_channels=pack, minibatch_std=minibatch_std)
         minigan.nn.init.dcgan_(g)
         minigan.nn.init.dcgan_(d)
         latent, shape = 100, (1, 28, 28)
     else:
-        g, d = MLPGenerator(100, 128, 3, 2), MLPDiscriminator(2, 128, 3)
+        g, d = MLPGenerator(100, 128, 3, 2), MLPDiscriminator(2, 128, 3, pack=pack)
         latent, shape = 100, (2,)
-    tg, td = torch_models(torch, arch, latent_dim=latent, minibatch_std=minibatch_std)
+    tg, td = torch_models(torch, arch, latent_dim=latent, minibatch_std=minibatch_std, pack=pack)
     copy_weights(torch, g, tg)
     copy_weights(torch, d, td)
     rng = np.random.default_rng(seed)

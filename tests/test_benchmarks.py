@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -59,3 +60,46 @@ def test_profile_step_writes_a_table(tmp_path):
     profile_step.main(["--arch", "mlp", "--batch", "8", "--steps", "1", "--top", "3", "--markdown", str(out)])
     rows = _table(out)
     assert any("outside ops" in r for r in rows) and rows[-1].startswith("| **total** |")
+
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"  # ../shared beside the project root
+
+
+def test_the_pytorch_twin_names_what_it_cannot_mirror():
+    import torch_twin_dcgan
+
+    from minigan.config import resolve
+
+    assert torch_twin_dcgan.unmirrored(resolve("mnist-dcgan")) == []
+    smoothed = resolve("mnist-dcgan", overrides={"loss.label_smoothing": 0.1, "model.latent": "uniform",
+                                                  "model.minibatch_std": 4, "optim.ema_decay": 0.999, "model.pack": 2})
+    assert torch_twin_dcgan.unmirrored(smoothed) == []
+    other = resolve("mnist-dcgan", overrides={"loss.name": "hinge", "model.d_dropout": 0.3})
+    assert torch_twin_dcgan.unmirrored(other) == ["loss.name = 'hinge'", "model.d_dropout = 0.3"]
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="needs the MNIST files in ../shared/data/mnist")
+@pytest.mark.filterwarnings("ignore:MNIST. the training set is not available")  # ../shared holds the test images only
+def test_the_pytorch_twin_trains_with_the_runs_smoothing_latent_and_packing(monkeypatch):
+    import torch
+    import torch_twin_dcgan
+
+    from minigan.config import resolve
+
+    seen = []
+
+    def spy(torch, g, d, opt_g, opt_d, real, z, label_smoothing, pack):
+        seen.append((z.numpy().copy(), label_smoothing, pack))
+        return real_step(torch, g, d, opt_g, opt_d, real, z, label_smoothing, pack)
+
+    real_step = torch_twin_dcgan.torch_step
+    monkeypatch.setattr(torch_twin_dcgan, "torch_step", spy)
+    config = resolve("mnist-dcgan", overrides={"loss.label_smoothing": 0.1, "model.latent": "uniform",
+                                               "model.minibatch_std": 4, "model.pack": 2, "data.data_dir": str(MNIST)})
+    sampler, _ = torch_twin_dcgan.train_twin(torch, config, steps=2)
+    assert [(s, p) for _, s, p in seen] == [(0.1, 2), (0.1, 2)]
+    z = np.concatenate([z for z, _, _ in seen])
+    assert z.shape == (128, 100) and z.min() >= -1 and z.max() <= 1 and z.std() > 0.5  # uniform on [-1, 1]: std 0.58
+    with torch.no_grad():
+        images = sampler(torch.zeros(3, 100)).numpy()
+    assert images.shape == (3, 1, 28, 28) and not sampler.training

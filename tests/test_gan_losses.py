@@ -219,7 +219,7 @@ def test_label_smoothing_moves_the_optimum_of_d_on_real_data():
 def test_label_smoothing_is_refused_for_critic_losses(name):
     with pytest.raises(ValueError, match=name) as info:
         get_loss(name, label_smoothing=0.1)
-    assert "smoothing" in str(info.value)
+    assert "smoothing" in str(info.value) and "--label-smoothing 0" in str(info.value)  # and how to turn it off
     assert get_loss(name, label_smoothing=0.0).label_smoothing == 0.0
 
 

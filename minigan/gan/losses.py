@@ -21,7 +21,8 @@ class GANLoss:
             raise ValueError(f"{self.name}: label_smoothing must lie in [0, 1), got {label_smoothing}")
         if label_smoothing and not self.supports_smoothing:
             raise ValueError(
-                f"one-sided label smoothing applies to the BCE and least-squares losses, not to '{self.name}'"
+                f"one-sided label smoothing applies to the BCE and least-squares losses, not to '{self.name}': "
+                f"set loss.label_smoothing = 0 (--label-smoothing 0)"
             )
         self.label_smoothing = label_smoothing
 

@@ -175,7 +175,8 @@ def apply_spectral_norm(module):
 
 def _no_pack(arch, pack, g_batch_norm=False):
     if pack != 1:
-        raise ValueError(f"{arch}: model.pack = {pack}, but packing applies to the mlp discriminator of the 2-D mixtures")
+        raise ValueError(f"{arch}: model.pack = {pack}, but packing applies to the mlp and dcgan discriminators "
+                         "(set model.pack = 1)")
     if g_batch_norm:
         raise ValueError(f"{arch}: model.g_batch_norm = true, but it applies to the mlp generator of the 2-D mixtures "
                          "(the image generators have their own normalization)")
@@ -197,8 +198,9 @@ def build_models(config: dict):
         d = ImageMLPDiscriminator(**extras)
     elif arch in ("dcgan", "dcgan-critic"):
         g = DCGANGenerator(model["latent_dim"], model["width"])
-        _no_pack(arch, pack, model.get("g_batch_norm", False))
-        d = DCGANDiscriminator(model["width"], batch_norm=arch == "dcgan", **extras)
+        _no_pack(arch, 1, model.get("g_batch_norm", False))
+        # PacGAN on images: the pack's images side by side as channels, (N/pack, pack, 28, 28).
+        d = DCGANDiscriminator(model["width"], image_channels=pack, batch_norm=arch == "dcgan", **extras)
     else:
         raise ValueError(f"unknown model architecture {arch!r}: choose mlp, image-mlp, dcgan or dcgan-critic")
     if model.get("init") == "dcgan":

@@ -145,8 +145,8 @@ class Trainer:
 
     # ------------------------------------------------------------ one step
     def _pack(self, x):
-        """PacGAN: D judges ``pack`` samples at once, concatenated along features."""
-        return x if self.pack == 1 else x.reshape(x.shape[0] // self.pack, -1)
+        """PacGAN: D judges ``pack`` samples at once, concatenated along features (images: along channels)."""
+        return x if self.pack == 1 else x.reshape(x.shape[0] // self.pack, -1, *x.shape[2:])
 
     def _d(self, x):
         return self.discriminator(self._pack(x))
