@@ -174,10 +174,10 @@ def test_build_models_for_each_preset(preset, generator, discriminator, sample_s
     config = resolve(preset, overrides=overrides)
     g, d = build_models(config)
     assert type(g) is generator and type(d) is discriminator
-    latent = config["model"]["latent_dim"]
-    samples = g(minigan.randn(3, latent))
-    assert samples.shape == (3,) + sample_shape
-    assert d(samples).shape == (3,)
+    latent, pack = config["model"]["latent_dim"], config["model"]["pack"]
+    samples = g(minigan.randn(2 * pack, latent))
+    assert samples.shape == (2 * pack,) + sample_shape
+    assert d(samples.reshape(2, -1, *sample_shape[1:])).shape == (2,)  # two packs (of one sample, unpacked)
     has_bn = any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
     assert has_bn == (config["model"]["architecture"] == "dcgan")
 
