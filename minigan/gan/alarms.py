@@ -4,7 +4,7 @@
 - vanishing gradients: the generator's gradient norm stays tiny for a window of
   steps while the discriminator wins (D(x) near 1, D(G(z)) near 0);
 - oscillation: the generator loss, smoothed, swings up and down again and again over a
-  window without its level moving.
+  window around its trend, without its level moving.
 
 Each alarm names the quantity, the window and the threshold, and points to the
 chapter that explains it. An alarm fires once when its condition starts, and again
@@ -74,24 +74,28 @@ class AlarmMonitor:
                 f"{self.d_wins_margin:g}). The saturating loss does this; try the non-saturating one.",
                 rearm_after=w,
             )
-        # Smooth away step-to-step noise (a moving average over a tenth of the window), then
-        # look for slow swings: a peak-to-peak range that is large, and far larger than what
-        # the smoothed noise alone would reach (6 of its standard deviations, the noise
-        # measured from first differences), crossed back and forth at least twice in each
-        # direction, around a level that does not move.
+        # Smooth away step-to-step noise (a moving average over a tenth of the window) and the
+        # loss's straight-line course over the window (a loss that falls or rises steadily is
+        # moving, not oscillating), then look for slow swings around that line: a peak-to-peak
+        # range that is large, and far larger than what the smoothed noise alone would reach
+        # (6 of its standard deviations, the noise measured from first differences), crossed
+        # back and forth at least twice in each direction, with a level that barely moves.
         g_loss = np.array([r["g_loss"] for r in self.history])
         width = max(1, w // 10)
         smooth = np.convolve(g_loss, np.ones(width) / width, mode="valid")
-        swing = smooth.max() - smooth.min()
+        t = np.arange(len(smooth)) - (len(smooth) - 1) / 2
+        course = smooth.mean() + t * (t @ (smooth - smooth.mean())) / (t @ t)  # least-squares line
+        wobble = smooth - course
+        swing = wobble.max() - wobble.min()
         noise = np.diff(g_loss).std() / np.sqrt(2 * width)
-        crossings = int(np.count_nonzero(np.diff(np.sign(smooth - smooth.mean()))))
-        drift = abs(smooth[len(smooth) // 2:].mean() - smooth[: len(smooth) // 2].mean())
+        crossings = int(np.count_nonzero(np.diff(np.sign(wobble))))
+        drift = abs(course[-1] - course[0])
         oscillating = (swing > self.oscillation_amplitude and swing > 6 * noise and crossings >= 4
                        and drift < 0.5 * swing)
         alarms += self._fire(
             "oscillation", oscillating, step,
             f"oscillation at step {step}: over the last {w} steps the smoothed generator loss swung through "
-            f"{swing:.3g} (threshold {self.oscillation_amplitude:g}), crossing its mean {crossings} times, while "
+            f"{swing:.3g} around its trend (threshold {self.oscillation_amplitude:g}), crossing it {crossings} times, while "
             f"its level moved by only {drift:.3g}. Lower the learning rates, use beta1 = 0.5, or TTUR.",
             rearm_after=w,
         )
