@@ -10,6 +10,7 @@ checkpoint.
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -481,3 +482,18 @@ def test_dcgan_on_real_mnist_test_images(tmp_path):
     assert len(rows) == 3 and all(math.isfinite(r[k]) for r in rows for k in METRIC_KEYS)
     assert trainer.sample(4).shape == (4, 1, 28, 28)
     assert minigan.get_device() == backend.get_device()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"loss.name": "hinge"}, "--label-smoothing 0"),          # the preset smooths; hinge cannot
+    ({"train.batch_size": 63}, "multiple of model.pack = 2"),  # the preset packs pairs
+])
+def test_settings_that_cannot_work_are_refused_before_the_data_is_read(overrides, message, tmp_path, monkeypatch):
+    def no_data(config):
+        raise AssertionError("the data was read (and maybe downloaded) before the settings were checked")
+
+    monkeypatch.setattr(trainer_module, "build_data", no_data)
+    config = resolve("mnist-dcgan", overrides={"train.device": backend.get_device(), **overrides})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Trainer(config, tmp_path / "run", log=lambda message: None)
+    assert not (tmp_path / "run").exists()

@@ -99,9 +99,13 @@ class Trainer:
         train, model = config["train"], config["model"]
         backend.set_device(train["device"])
         backend.manual_seed(train["seed"])
+        # Settings that cannot work are refused before the data is read (or downloaded).
+        self.loss = get_loss(config["loss"]["name"], config["loss"]["label_smoothing"])
+        self.pack = model["pack"]
+        if train["batch_size"] % self.pack:
+            raise ValueError(f"batch_size {train['batch_size']} must be a multiple of model.pack = {self.pack}")
         self.data, self.info = build_data(config)
         self.generator, self.discriminator = build_models(config)
-        self.loss = get_loss(config["loss"]["name"], config["loss"]["label_smoothing"])
         self.opt_g = build_optimizer(config, self.generator.parameters(), config["optim"]["lr_g"])
         self.opt_d = build_optimizer(config, self.discriminator.parameters(), config["optim"]["lr_d"])
         decay = config["optim"]["ema_decay"]
@@ -113,9 +117,6 @@ class Trainer:
             raise ValueError("feature matching and unrolling need one of minigan's discriminators")
         if config["loss"]["feature_matching"] and config["optim"]["unrolled_steps"]:
             raise ValueError("loss.feature_matching and optim.unrolled_steps each replace G's loss: choose one")
-        self.pack = model["pack"]
-        if train["batch_size"] % self.pack:
-            raise ValueError(f"batch_size {train['batch_size']} must be a multiple of model.pack = {self.pack}")
         self.loader = DataLoader(self.data, train["batch_size"], shuffle=True, drop_last=True, seed=train["seed"])
         n_critic = config["optim"]["n_critic"]
         self.steps_per_epoch = max(1, len(self.loader) // n_critic)
