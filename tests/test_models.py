@@ -177,7 +177,7 @@ def test_build_models_for_each_preset(preset, generator, discriminator, sample_s
     latent, pack = config["model"]["latent_dim"], config["model"]["pack"]
     samples = g(minigan.randn(2 * pack, latent))
     assert samples.shape == (2 * pack,) + sample_shape
-    assert d(samples.reshape(2, -1, *sample_shape[1:])).shape == (2,)  # two packs (of one sample, unpacked)
+    assert d(samples.reshape(2, -1, *sample_shape[1:])).shape == (2,)  # two packs of `pack` samples each
     has_bn = any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
     assert has_bn == (config["model"]["architecture"] == "dcgan")
 

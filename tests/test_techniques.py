@@ -475,8 +475,8 @@ def test_a_packed_discriminator_judges_pack_samples_at_once(tmp_path):
     np.testing.assert_array_equal(seen[0], real.numpy().reshape(32, 4))  # consecutive pairs, side by side
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "dcgan-critic"])
-def test_a_packed_dcgan_discriminator_sees_the_pack_as_channels(arch, tmp_path, monkeypatch):
+@pytest.mark.parametrize("arch", ["dcgan", "dcgan-critic", "image-mlp"])
+def test_a_packed_image_discriminator_sees_the_pack_as_channels(arch, tmp_path, monkeypatch):
     import minigan.gan.trainer as trainer_module
 
     images = np.tanh(np.random.default_rng(0).standard_normal((48, 1, 28, 28))).astype(np.float32)
@@ -484,7 +484,8 @@ def test_a_packed_dcgan_discriminator_sees_the_pack_as_channels(arch, tmp_path, 
     config = tiny("mnist-dcgan", model__architecture=arch, model__width=4, model__latent_dim=8, model__pack=3,
                   train__batch_size=12, optim__n_critic=1)
     _, d = build_models(config)
-    assert d.net[0].in_channels == 3
+    first = d.net[1].in_features // (28 * 28) if arch == "image-mlp" else d.net[0].in_channels
+    assert first == 3
     trainer = quiet_trainer(config, tmp_path)
     seen = spy_on_inputs(trainer.discriminator.net[0])
     real = minigan.tensor(images[:12])
@@ -698,8 +699,3 @@ def test_feature_matching_with_unrolling_is_refused(tmp_path, capsys):
     assert status == 2 and stdout == ""
     assert "choose one" in stderr and len(stderr.strip().splitlines()) == 1
     assert not (tmp_path / "cli").exists()
-
-
-def test_packing_is_refused_for_the_image_mlp_discriminator():
-    with pytest.raises(ValueError, match="image-mlp: model.pack = 2.*set model.pack = 1"):
-        build_models(tiny("mnist-dcgan", model__architecture="image-mlp", model__width=2, model__pack=2))

@@ -173,10 +173,7 @@ def apply_spectral_norm(module):
     return module
 
 
-def _no_pack(arch, pack, g_batch_norm=False):
-    if pack != 1:
-        raise ValueError(f"{arch}: model.pack = {pack}, but packing applies to the mlp and dcgan discriminators "
-                         "(set model.pack = 1)")
+def _refuse_g_batch_norm(arch, g_batch_norm):
     if g_batch_norm:
         raise ValueError(f"{arch}: model.g_batch_norm = true, but it applies to the mlp generator of the 2-D mixtures "
                          "(the image generators have their own normalization)")
@@ -192,14 +189,14 @@ def build_models(config: dict):
         g = MLPGenerator(model["latent_dim"], model["hidden"], model["layers"], out_dim=2,
                          batch_norm=model.get("g_batch_norm", False))
         d = MLPDiscriminator(2, model.get("d_hidden", model["hidden"]), model["layers"], pack=pack, **extras)
+    # PacGAN on images (Trainer._pack): the pack's images side by side as channels, (N/pack, pack, 28, 28).
     elif arch == "image-mlp":
-        _no_pack(arch, pack, model.get("g_batch_norm", False))
+        _refuse_g_batch_norm(arch, model.get("g_batch_norm", False))
         g = ImageMLPGenerator(model["latent_dim"])
-        d = ImageMLPDiscriminator(**extras)
+        d = ImageMLPDiscriminator((pack, 28, 28), **extras)
     elif arch in ("dcgan", "dcgan-critic"):
         g = DCGANGenerator(model["latent_dim"], model["width"])
-        _no_pack(arch, 1, model.get("g_batch_norm", False))
-        # PacGAN on images: the pack's images side by side as channels, (N/pack, pack, 28, 28).
+        _refuse_g_batch_norm(arch, model.get("g_batch_norm", False))
         d = DCGANDiscriminator(model["width"], image_channels=pack, batch_norm=arch == "dcgan", **extras)
     else:
         raise ValueError(f"unknown model architecture {arch!r}: choose mlp, image-mlp, dcgan or dcgan-critic")
