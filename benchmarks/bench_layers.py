@@ -73,6 +73,9 @@ def main(argv=None):
         import torch
     except ImportError:
         torch = None
+    if torch is not None and args.device == "cuda":  # float32 in both, as in twins.move_pair
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     print(f"# {machine()}; device {args.device}")
     print(f"{f'case (batch {args.batch})':<32} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>7}")
     rng = np.random.default_rng(0)
@@ -102,7 +105,8 @@ def main(argv=None):
         write_markdown(args.markdown, f"Layers forward + backward on {args.device}, minigan against PyTorch",
                        [f"layer (batch {args.batch})", "minigan ms", "PyTorch ms", "minigan / PyTorch"], rows,
                        [f"Forward, then backward for the input and every parameter; medians of {args.repeats} "
-                        "interleaved repetitions; convolutions k4 s2 p1, BatchNorm2d in training mode."])
+                        "interleaved repetitions; convolutions k4 s2 p1, BatchNorm2d in training mode."
+                        + (" PyTorch's TF32 is off: both compute in float32." if args.device == "cuda" else "")])
 
 
 if __name__ == "__main__":

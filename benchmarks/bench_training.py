@@ -44,13 +44,22 @@ def dcgan_flops(batch, latent=100, width=64):
     return g_fwd + d_step + g_step  # the generator's forward makes the fakes once
 
 
-def gemm_rate(n=1024, repeats=10):
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+def gemm_rate(device="cpu", n=None, repeats=10):
+    """The float32 matrix-product rate minigan's array library reaches: NumPy at 1024^3 on the
+    CPU, CuPy at 4096^3 on the GPU (a size that fills it), synchronized before the clock stops."""
+    n = n or (4096 if device == "cuda" else 1024)
+    a = minigan.backend.asarray(np.random.default_rng(0).standard_normal((n, n)), dtype="float32", device=device)
     a @ a
+    minigan.backend.synchronize(a)
     start = time.perf_counter()
     for _ in range(repeats):
-        a @ a
+        b = a @ a
+    minigan.backend.synchronize(b)
     return 2 * n ** 3 * repeats / (time.perf_counter() - start)
+
+
+CUDA_NOTE = (" On the GPU both frameworks compute in true float32: TF32, PyTorch's default for convolutions, "
+             "is turned off (twins.move_pair), so the two do the same arithmetic.")
 
 
 def main(argv=None):
@@ -60,16 +69,22 @@ def main(argv=None):
     parser.add_argument("--arch", nargs="+", default=["mlp", "dcgan"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="cuda: minigan on CuPy against PyTorch on CUDA (each step ends in .item(), a sync)")
+    parser.add_argument("--unfused", action="store_true",
+                        help="run minigan's reference array operations where it has fused GPU kernels (backend.Fused)")
     parser.add_argument("--markdown", default=None, help="also write the table to this results file")
     args = parser.parse_args(argv)
+    if args.unfused:
+        minigan.backend.Fused.enabled = False
     rows = []
     import torch
 
     if args.device == "cuda":
         minigan.set_device("cuda")
-    print(f"# {machine()}; device {args.device}")
-    rate = gemm_rate()
-    print(f"# float32 GEMM rate (NumPy, 1024^3): {rate / 1e9:.0f} GFLOP/s")
+    fused = "" if args.device == "cpu" else ("; fused kernels off" if args.unfused else "; fused kernels on")
+    print(f"# {machine()}; device {args.device}{fused}")
+    rate = gemm_rate(args.device)
+    library = "CuPy, 4096^3" if args.device == "cuda" else "NumPy, 1024^3"
+    print(f"# float32 GEMM rate ({library}): {rate / 1e9:.0f} GFLOP/s")
     print(f"{'step':<18} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>7} {'floor ms':>9}")
     for arch in args.arch:
         for batch in args.batch:
@@ -84,12 +99,12 @@ def main(argv=None):
                   f"{ratio:>7.2f} {floor}", flush=True)
             rows.append((f"{arch} batch {batch}", f"{times['minigan']:.1f}", f"{times['torch']:.1f}", f"{ratio:.2f}", floor.strip()))
     if args.markdown:
-        write_markdown(args.markdown, f"Training steps on {args.device}, minigan against PyTorch",
+        write_markdown(args.markdown, f"Training steps on {args.device}{fused}, minigan against PyTorch",
                        ["step", "minigan ms", "PyTorch ms", "minigan / PyTorch", "floor ms"], rows,
                        [f"One step: a D update on a real and a fake batch, a G update, Adam for both; identical weights "
                         f"and data (benchmarks/twins.py); medians of {args.repeats} interleaved repetitions. Floor: the "
-                        f"DCGAN step's FLOPs (dcgan_flops) over the float32 GEMM rate NumPy reached in the same run, "
-                        f"{rate / 1e9:.0f} GFLOP/s."])
+                        f"DCGAN step's FLOPs (dcgan_flops) over the float32 GEMM rate {library.split(',')[0]} reached in the same "
+                        f"run, {rate / 1e9:.0f} GFLOP/s." + (CUDA_NOTE if args.device == "cuda" else "")])
 
 
 if __name__ == "__main__":

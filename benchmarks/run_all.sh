@@ -12,6 +12,9 @@ else
     batches="64 256"
 fi
 "$py" "$here/bench_training.py" --device "$device" --batch $batches --markdown "$out/perf-$device-training.md"
+if [ "$device" = "cuda" ]; then  # the same steps without the fused kernels: what they gain
+    "$py" "$here/bench_training.py" --device cuda --batch $batches --unfused --markdown "$out/perf-cuda-training-unfused.md"
+fi
 "$py" "$here/bench_layers.py" --device "$device" --markdown "$out/perf-$device-layers.md"
 "$py" "$here/bench_memory.py" --device "$device" --markdown "$out/perf-$device-memory.md"
 "$py" "$here/profile_step.py" --device "$device" --markdown "$out/perf-$device-profile.md"

@@ -152,6 +152,12 @@ def move_pair(ours, theirs, device):
     """
     if device == "cpu":
         return ours, theirs
+    import torch
+
+    # PyTorch runs convolutions in TF32 on the GPU by default; minigan's CuPy products are
+    # float32. Both in float32, so the two frameworks do the same arithmetic.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     for net in ("g", "d"):
         ours[net].to(device)
         theirs[net].cuda()

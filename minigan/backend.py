@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 
 import numpy as np
 from array_api_compat import array_namespace
@@ -31,7 +32,6 @@ def keep_freed_memory(limit=1 << 30) -> bool:
     changes nothing. Returns whether the setting was applied.
     """
     import ctypes
-    import os
     import sys
 
     if os.environ.get("MINIGAN_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
@@ -301,6 +301,54 @@ def channels_last_in_memory(x) -> bool:
         strides[axis] = expected
         expected *= x.shape[axis]
     return all(x.strides[a] == strides[a] or x.shape[a] == 1 for a in range(x.ndim))
+
+
+def sums_by_matrix_product(array) -> bool:
+    """Whether a sum over many rows of ``array`` is best written as ones^T A.
+
+    On NumPy it is: BLAS runs the matrix-vector product on every core, where np.sum over
+    outer axes runs on one (0.1 against 0.4 ms for BatchNorm's channel sums at 64 x 64 x 14 x 14,
+    two cores). On CuPy it is not: xp.sum is one reduction kernel, where the product takes a
+    ones array, its fill and a cuBLAS call, three launches of host time for no gain on a GPU.
+    """
+    return device_of(array) == "cpu"
+
+
+# ---------------------------------------------------------------- fused elementwise kernels
+
+class Fused:
+    """An elementwise chain written twice, side by side: as the body of one CUDA kernel,
+    and as array-API operations (the reference, and the code on every other device).
+
+    On a GPU every array operation is a kernel launch, several microseconds of host time
+    that a small GAN's step is mostly made of, and a pass over memory; the chain as one
+    ``cupy.ElementwiseKernel`` is one of each. ``params_in`` and ``params_out`` are in
+    CuPy's notation ("T x, T slope" and "T y": T is the arrays' float type and scalars
+    are cast to it, as the array API casts Python scalars). Outputs passed as arguments
+    are updated in place, by the kernel and by the reference alike. ``Fused.enabled =
+    False`` (or MINIGAN_FUSED=0 in the environment) runs the references on the GPU too:
+    that is how the tests hold the two together and how the benchmarks time the gain.
+    """
+
+    enabled = os.environ.get("MINIGAN_FUSED", "1") != "0"
+    all = {}  # name -> Fused: every kernel minigan defines (the tests check each against its reference)
+
+    def __init__(self, name, params_in, params_out, cuda_body, reference):
+        if name in Fused.all:
+            raise ValueError(f"a fused kernel named {name!r} already exists")
+        self.name, self.params_in, self.params_out, self.cuda_body = name, params_in, params_out, cuda_body
+        self.reference = reference
+        self._kernel = None
+        Fused.all[name] = self
+
+    def __call__(self, *args):
+        if Fused.enabled and device_of(args[0]) == "cuda":
+            if self._kernel is None:  # built on first use; CuPy caches the compiled code on disk
+                self._kernel = _cupy().ElementwiseKernel(
+                    self.params_in, self.params_out, self.cuda_body, "minigan_" + self.name
+                )
+            return self._kernel(*args)
+        return self.reference(*args)
 
 
 # ---------------------------------------------------------------- random numbers

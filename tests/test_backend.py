@@ -24,8 +24,12 @@ def restore_device():
 
 
 @pytest.fixture
-def no_cupy(monkeypatch):
-    """Make ``import cupy`` fail, as on a machine without the gpu extra."""
+def no_cupy(restore_device, monkeypatch):
+    """Make ``import cupy`` fail, as on a machine without the gpu extra.
+
+    It asks for ``restore_device`` first so that CuPy is back before the device is
+    restored: on a GPU machine the suite's device is 'cuda', which needs the import.
+    """
     monkeypatch.setitem(sys.modules, "cupy", None)
 
 

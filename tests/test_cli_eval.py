@@ -132,6 +132,32 @@ def test_eval_of_a_ring_run_prints_the_mode_coverage(capsys, ring_run):
     assert 0.0 <= report["high_quality"] <= 1.0 and "reverse_kl" in report
 
 
+def test_a_gpu_run_is_evaluated_on_a_machine_without_one_when_asked(capsys, ring_run, monkeypatch):
+    """A checkpoint trained on 'cuda', here without a GPU: one line that says --device cpu; with it, the report."""
+    from minigan.gan import sampling
+
+    real_load, real_check = sampling.load_checkpoint, backend.check_device
+
+    def trained_on_cuda(path):
+        state = real_load(path)
+        state["config"]["train"]["device"] = "cuda"
+        return state
+
+    def no_gpu(device):
+        if str(device).startswith("cuda"):
+            raise RuntimeError("device 'cuda': no GPU")
+        return real_check(device)
+
+    monkeypatch.setattr(sampling, "load_checkpoint", trained_on_cuda)
+    monkeypatch.setattr(backend, "check_device", no_gpu)
+    status, out, err = cli(capsys, "eval", "--checkpoint", ring_run, "--n", 300)
+    line = one_line(err)
+    assert status == 2 and "trained on device 'cuda'" in line and "--device cpu" in line
+    status, out, err = cli(capsys, "eval", "--checkpoint", ring_run, "--n", 300, "--device", "cpu")
+    assert status == 0, err
+    assert json.loads(out)["modes_total"] == 8
+
+
 def test_eval_of_a_dcgan_run_prints_the_image_metrics(capsys, dcgan_run, classifier_file, synthetic_test_set):
     checkpoint = sorted((dcgan_run / "checkpoints").glob("step-*.npz"))[-1]
     status, out, err = cli(capsys, "eval", "--checkpoint", checkpoint, "--n", 100, "--classifier", classifier_file)

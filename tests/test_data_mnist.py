@@ -19,6 +19,7 @@ from minigan.data import (
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason=f"no shared MNIST files at {SHARED}")
+needs_fashion = pytest.mark.skipif(not (SHARED / "fashion-mnist").is_dir(), reason=f"no shared Fashion-MNIST files at {SHARED}")
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
 
@@ -65,6 +66,7 @@ def test_real_test_images_match_the_readme():
 
 
 @needs_shared
+@needs_fashion
 def test_real_labels_have_the_readme_class_counts():
     test = read_idx_labels(SHARED / "mnist" / TEST_FILES[1])
     assert test.dtype == np.int64 and test.shape == (10000,)
@@ -86,7 +88,7 @@ def test_load_mnist_test_split_from_the_shared_folder(monkeypatch):
     assert find_mnist_files("test") == tuple(SHARED / "mnist" / f for f in TEST_FILES)
 
 
-@needs_shared
+@needs_fashion
 def test_the_fifty_image_fashion_subset_loads_by_path_without_checksum():
     images = read_idx_images(SHARED / "fashion-mnist" / "t10k-images-first50-idx3-ubyte.gz")
     labels = read_idx_labels(SHARED / "fashion-mnist" / "t10k-labels-first50-idx1-ubyte.gz")

@@ -43,7 +43,16 @@ def load_generator(path, device=None):
     if not isinstance(state.get("config"), dict) or "generator" not in state:
         raise CheckpointNotFound(f"{path} has no run config or generator weights: it is not a checkpoint written by the trainer")
     config = state["config"]
-    backend.set_device(backend.check_device(device or config["train"]["device"]))
+    if device is None:  # the run's own device, if this machine has it
+        device = config["train"]["device"]
+        try:
+            backend.check_device(device)
+        except RuntimeError as err:
+            raise RuntimeError(
+                f"{path} was trained on device {device!r}, which this machine cannot use ({err}). "
+                "Pass --device cpu (device='cpu') to load it on the CPU."
+            ) from err
+    backend.set_device(backend.check_device(device))
     generator, _ = build_models(config)
     which = "ema" if state.get("ema") else "generator"
     generator.load_state_dict(state["ema"]["module"] if which == "ema" else state["generator"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend import get_namespace
+from ..backend import Fused, get_namespace
 from .optimizer import Optimizer
 
 
@@ -33,11 +33,9 @@ class Adam(Optimizer):
         xp = get_namespace(p.data)
         b1, b2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]
-        if wd:
-            if self.decoupled:
-                p.data *= 1 - lr * wd
-            else:
-                grad = grad + wd * p.data
+        if wd and self.decoupled:
+            p.data *= 1 - lr * wd
+        l2 = wd if not self.decoupled else 0.0  # torch.optim.Adam's weight decay: g + wd p
         if not state:
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(p.data)
@@ -47,17 +45,49 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= b1
-        m += (1 - b1) * grad
-        v *= b2
-        v += (1 - b2) * grad * grad
-        if group["amsgrad"]:
-            state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
-            v = state["max_exp_avg_sq"]
-        bias_correction1 = 1 - b1 ** t
-        bias_correction2 = 1 - b2 ** t
-        denom = xp.sqrt(v) / math.sqrt(bias_correction2) + group["eps"]
-        p.data -= (lr / bias_correction1) * (m / denom)
+        step_size = lr / (1 - b1 ** t)  # lr / bias_correction1
+        sqrt_bc2 = math.sqrt(1 - b2 ** t)
+        if not group["amsgrad"]:  # the usual case: one kernel on the GPU
+            adam_kernel(grad, b1, 1 - b1, b2, 1 - b2, step_size, sqrt_bc2, group["eps"], l2, p.data, m, v)
+            return
+        if l2:
+            grad = grad + l2 * p.data
+        _moments(grad, b1, 1 - b1, b2, 1 - b2, m, v)
+        state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
+        p.data -= step_size * (m / (xp.sqrt(state["max_exp_avg_sq"]) / sqrt_bc2 + group["eps"]))
+
+
+def _moments(grad, b1, c1, b2, c2, m, v):
+    """m = b1 m + c1 g and v = b2 v + c2 g^2, in place (c = 1 - b, computed in double precision
+    by the caller, as PyTorch does)."""
+    m *= b1
+    m += c1 * grad
+    v *= b2
+    v += c2 * grad * grad
+
+
+def _adam(grad, b1, c1, b2, c2, step_size, sqrt_bc2, eps, l2, p, m, v):
+    """The Adam update in place, written with array operations: the reference of adam_kernel."""
+    if l2:
+        grad = grad + l2 * p
+    _moments(grad, b1, c1, b2, c2, m, v)
+    p -= step_size * (m / (get_namespace(p).sqrt(v) / sqrt_bc2 + eps))
+    return p, m, v
+
+
+# The update as one kernel on the GPU, where the array operations above launch eleven.
+adam_kernel = Fused(
+    "adam",
+    "T grad, T b1, T c1, T b2, T c2, T step_size, T sqrt_bc2, T eps, T l2",
+    "T p, T m, T v",
+    """
+    T g = l2 != 0 ? grad + l2 * p : grad;
+    m = b1 * m + c1 * g;
+    v = b2 * v + c2 * g * g;
+    p -= step_size * (m / (sqrt(v) / sqrt_bc2 + eps));
+    """,
+    _adam,
+)
 
 
 class AdamW(Adam):

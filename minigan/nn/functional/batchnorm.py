@@ -6,26 +6,87 @@ import math
 
 from ... import ops
 from ...autograd import Function, is_grad_enabled
-from ...backend import channels_last_in_memory, get_namespace
+from ...backend import Fused, channels_last_in_memory, get_namespace, sums_by_matrix_product
 from ...tensor import Tensor
 
 
 def channel_sums(a):
-    """The sum of ``a`` (N, C, ...) over every axis but the channels, as matrix-vector products with
-    ones, which BLAS runs on every core, where xp.sum over the outer axes runs on one (0.1 against
-    0.4 ms at 64 x 64 x 14 x 14, two cores).
+    """The sum of ``a`` (N, C, ...) over every axis but the channels: on the CPU as matrix-vector
+    products with ones, which BLAS runs on every core, where xp.sum over the outer axes runs on one
+    (0.1 against 0.4 ms at 64 x 64 x 14 x 14, two cores); elsewhere xp.sum (backend.sums_by_matrix_product).
 
     Channels-last memory (what minigan's convolutions return) and (N, C): ones^T A on the free
     (N*H*W, C) rows. Otherwise (N, C, H, W) in its own order: ones^T over the batch on the free
     (N, C*H*W) rows, then each channel's H*W numbers summed along contiguous memory.
     """
     xp = get_namespace(a)
+    if not sums_by_matrix_product(a):  # a GPU: one reduction kernel
+        return xp.sum(a, axis=(0,) + tuple(range(2, a.ndim)))
     n, c = a.shape[:2]
     if a.ndim == 2 or channels_last_in_memory(a):
         rows = xp.reshape(xp.permute_dims(a, (0,) + tuple(range(2, a.ndim)) + (1,)), (-1, c))
         return xp.ones((rows.shape[0],), dtype=a.dtype) @ rows
     over_batch = xp.ones((n,), dtype=a.dtype) @ xp.reshape(a, (n, -1))
     return xp.sum(xp.reshape(over_batch, (c, -1)), axis=1)
+
+
+# ---------------------------------------------------------------- the elementwise passes, fused on the GPU
+# Each is one kernel on the GPU (backend.Fused) and, elsewhere, the array operations beside it.
+
+def _bn_scale(var, weight, eps):
+    inv_std = 1.0 / get_namespace(var).sqrt(var + eps)
+    return inv_std, weight * inv_std
+
+
+def _scale_shift(x, scale, shift):
+    y = x * scale
+    y += shift  # in place: one temporary fewer
+    return y
+
+
+def _bn_grad_coefficients(g_bias, g_weight, inv_std, weight, inv_m):
+    return weight * inv_std, g_bias * inv_m, inv_std * (g_weight * inv_m)
+
+
+def _bn_grad_input(g, centered, a, b, c):
+    scratch = centered * c  # a (g - b - centered c), in one scratch array updated in place
+    scratch += b
+    scratch -= g
+    scratch *= -a
+    return scratch
+
+
+def _running_stats(batch_mean, batch_var, momentum, unbias, running_mean, running_var):
+    """running = (1 - momentum) running + momentum batch, in place; the variance unbiased first."""
+    xp = get_namespace(running_mean)
+    running_mean *= 1 - momentum
+    running_mean += momentum * xp.astype(batch_mean, running_mean.dtype)
+    running_var *= 1 - momentum
+    running_var += (momentum * unbias) * xp.astype(batch_var, running_var.dtype)
+    return running_mean, running_var
+
+
+# S and T may differ: running statistics kept in float32 for a float64 batch, say.
+running_stats_kernel = Fused(
+    "running_stats", "S batch_mean, S batch_var, T momentum, T unbias", "T running_mean, T running_var",
+    """
+    running_mean = (1 - momentum) * running_mean + momentum * (T)batch_mean;
+    running_var = (1 - momentum) * running_var + momentum * unbias * (T)batch_var;
+    """,
+    _running_stats,
+)
+bn_scale_kernel = Fused(
+    "bn_scale", "T var, T weight, T eps", "T inv_std, T scale",
+    "inv_std = rsqrt(var + eps); scale = weight * inv_std", _bn_scale,
+)
+scale_shift_kernel = Fused("scale_shift", "T x, T scale, T shift", "T y", "y = x * scale + shift", _scale_shift)
+bn_grad_coefficients_kernel = Fused(
+    "bn_grad_coefficients", "T g_bias, T g_weight, T inv_std, T weight, T inv_m", "T a, T b, T c",
+    "a = weight * inv_std; b = g_bias * inv_m; c = inv_std * (g_weight * inv_m)", _bn_grad_coefficients,
+)
+bn_grad_input_kernel = Fused(
+    "bn_grad_input", "T g, T centered, T a, T b, T c", "T gx", "gx = a * (g - b - centered * c)", _bn_grad_input
+)
 
 
 class BatchNormalize(Function):
@@ -83,9 +144,8 @@ class BatchNormAffine(Function):
         self.mean = xp.reshape(channel_sums(x) / m, shape)
         centered = x - self.mean
         self.var = xp.reshape(channel_sums(centered * centered) / m, shape)
-        self.inv_std = 1.0 / xp.sqrt(self.var + self.eps)
-        y = centered * (xp.reshape(weight, shape) * self.inv_std)
-        y += xp.reshape(bias, shape)
+        self.inv_std, scale = bn_scale_kernel(self.var, xp.reshape(weight, shape), self.eps)
+        y = scale_shift_kernel(centered, scale, xp.reshape(bias, shape))
         # backward works from the centered input (x_hat = centered inv_std) rather than keep x_hat too
         self.centered = centered if any(self.needs_input_grad[:2]) else None
         return y
@@ -126,12 +186,12 @@ class BatchNormAffine(Function):
         if not needs_x:
             return None, Tensor(g_weight), Tensor(g_bias)
         m = math.prod(g.shape[a] for a in self.axes)
-        # g_x = weight inv_std (g - (g_bias + x_hat g_weight) / m), built in one scratch array
-        scratch = self.centered * (self.inv_std * xp.reshape(g_weight / m, shape))
-        scratch += xp.reshape(g_bias / m, shape)
-        scratch -= g
-        scratch *= -(xp.reshape(weight, shape) * self.inv_std)
-        return Tensor(scratch), Tensor(g_weight), Tensor(g_bias)
+        # g_x = weight inv_std (g - (g_bias + x_hat g_weight) / m) = a (g - b - centered c),
+        # with a, b, c per channel
+        a, b, c = bn_grad_coefficients_kernel(
+            xp.reshape(g_bias, shape), xp.reshape(g_weight, shape), self.inv_std, xp.reshape(weight, shape), 1.0 / m
+        )
+        return Tensor(bn_grad_input_kernel(g, self.centered, a, b, c)), Tensor(g_weight), Tensor(g_bias)
 
     def release(self):
         super().release()
@@ -165,10 +225,10 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             y = _affine(normalize(x), weight, bias, stat_shape)
         if training and running_mean is not None:
             xp = x.get_namespace()
-            batch_mean = xp.reshape(normalize.mean, (channels,))
-            unbiased_var = xp.reshape(normalize.var, (channels,)) * (count / (count - 1))
-            running_mean.data = (1 - momentum) * running_mean.data + momentum * xp.astype(batch_mean, running_mean.data.dtype)
-            running_var.data = (1 - momentum) * running_var.data + momentum * xp.astype(unbiased_var, running_var.data.dtype)
+            running_stats_kernel(
+                xp.reshape(normalize.mean, (channels,)), xp.reshape(normalize.var, (channels,)),
+                momentum, count / (count - 1), running_mean.data, running_var.data,
+            )
         return y
     mean = Tensor(running_mean.data).reshape(stat_shape)
     inv_std = (Tensor(running_var.data).reshape(stat_shape) + eps) ** -0.5

@@ -1,0 +1,142 @@
+"""Fused GPU kernels (backend.Fused) against their array-API references.
+
+Each kernel is one CUDA loop body written beside the array operations it replaces.
+On the GPU (``--device cuda``) every kernel is run on fresh random data and compared
+with its reference; everywhere, the references are what runs, and a whole training
+step is the same with the kernels on and off.
+"""
+
+import numpy as np
+import pytest
+
+import minigan
+import minigan.nn.functional  # noqa: F401  (defines the activation and batch-norm kernels)
+import minigan.optim  # noqa: F401  (defines the Adam kernel)
+from minigan import backend
+from minigan.backend import Fused
+
+
+def _channel(rng, c, positive=False):
+    v = rng.standard_normal((1, c, 1, 1))
+    return np.abs(v) + 0.1 if positive else v
+
+
+def _wide(rng):
+    """Logits of every size a discriminator emits, +-1e4 included (no overflow, no NaN)."""
+    return np.concatenate([rng.standard_normal((60, 4)) * 10, np.array([[-1e4, -50.0, 50.0, 1e4]] * 4)])
+
+
+# name -> (inputs, outputs updated in place or None) from a generator; scalars as Python floats
+CASES = {
+    "relu_grad": lambda rng: ([rng.standard_normal((8, 5, 6, 6)), rng.standard_normal((8, 5, 6, 6))], None),
+    "sigmoid": lambda rng: ([_wide(rng)], None),
+    "sigmoid_grad": lambda rng: ([rng.standard_normal((64, 1)), rng.uniform(0, 1, (64, 1))], None),
+    "tanh_grad": lambda rng: ([rng.standard_normal((64, 1)), rng.uniform(-1, 1, (64, 1))], None),
+    "softplus": lambda rng: ([_wide(rng)], None),
+    "softplus_grad": lambda rng: ([rng.standard_normal((64, 1)), _wide(rng)[:, :1]], None),
+    "leaky_relu": lambda rng: ([rng.standard_normal((8, 5, 6, 6)), 0.2], None),
+    "leaky_relu_grad": lambda rng: ([rng.standard_normal((8, 5, 6, 6)), rng.standard_normal((8, 5, 6, 6)), 0.2], None),
+    "adam": lambda rng: (
+        [rng.standard_normal((7, 9)), 0.5, 0.5, 0.999, 1 - 0.999, 2e-4 / (1 - 0.5 ** 3), (1 - 0.999 ** 3) ** 0.5, 1e-8, 0.01],
+        [rng.standard_normal((7, 9)), rng.standard_normal((7, 9)) * 0.1, np.abs(rng.standard_normal((7, 9))) * 0.01],
+    ),
+    "running_stats": lambda rng: (
+        [rng.standard_normal(5), np.abs(rng.standard_normal(5)), 0.1, 288 / 287],
+        [rng.standard_normal(5), np.abs(rng.standard_normal(5)) + 0.5],
+    ),
+    "bn_scale": lambda rng: ([_channel(rng, 5, positive=True), _channel(rng, 5), 1e-5], None),
+    "scale_shift": lambda rng: ([rng.standard_normal((8, 5, 6, 6)), _channel(rng, 5), _channel(rng, 5)], None),
+    "bn_grad_coefficients": lambda rng: (
+        [_channel(rng, 5), _channel(rng, 5), _channel(rng, 5, positive=True), _channel(rng, 5), 1 / 288], None
+    ),
+    "bn_grad_input": lambda rng: (
+        [rng.standard_normal((8, 5, 6, 6)), rng.standard_normal((8, 5, 6, 6))] + [_channel(rng, 5) for _ in range(3)], None
+    ),
+}
+
+
+def test_every_kernel_has_a_case():
+    assert sorted(Fused.all) == sorted(CASES), "add a case for each new backend.Fused kernel"
+
+
+def _call(kernel, inputs, outputs, dtype, device, use_kernel):
+    arrays = [backend.asarray(a, dtype=dtype, device=device) if isinstance(a, np.ndarray) else a for a in inputs]
+    outs = [backend.asarray(a, dtype=dtype, device=device) for a in outputs or []]
+    result = kernel(*arrays, *outs) if use_kernel else kernel.reference(*arrays, *outs)
+    result = result if isinstance(result, tuple) else (result,)
+    return [backend.to_numpy(r) for r in result], [backend.to_numpy(o) for o in outs]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kernel_matches_its_reference(name, dtype, device):
+    """On the GPU the kernel runs; elsewhere this checks the reference is what runs."""
+    kernel = Fused.all[name]
+    for seed in range(3):  # fresh data each time: the kernel must compute the same function everywhere
+        inputs, outputs = CASES[name](np.random.default_rng(seed))
+        got, got_outs = _call(kernel, inputs, outputs, dtype, device, use_kernel=True)
+        want, want_outs = _call(kernel, inputs, outputs, dtype, device, use_kernel=False)
+        # The data is of order 1; the kernel may round differently (fused multiply-adds, another
+        # order of additions), so near-zero results get an absolute tolerance of that scale.
+        rtol = 2e-6 if dtype == "float32" else 1e-13
+        for a, b in zip(got + got_outs, want + want_outs):
+            assert a.shape == b.shape and str(a.dtype) == dtype and np.isfinite(a).all()
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=5 * rtol)
+        if outputs:  # in-place kernels update the arrays they were given, and return them
+            for r, o in zip(got, got_outs):
+                np.testing.assert_array_equal(r, o)
+
+
+def test_off_the_gpu_the_reference_runs(monkeypatch):
+    calls = []
+    kernel = Fused.all["leaky_relu"]
+    monkeypatch.setattr(kernel, "reference", lambda *args: calls.append(args) or "reference")
+    assert kernel(np.ones(3), 0.2) == "reference" and len(calls) == 1
+    monkeypatch.setattr(Fused, "enabled", False)
+    if backend.get_device() == "cuda":  # turned off, the GPU runs the reference too
+        assert kernel(backend.asarray(np.ones(3), device="cuda"), 0.2) == "reference"
+
+
+def test_a_kernel_name_is_taken_once():
+    with pytest.raises(ValueError, match="already exists"):
+        Fused("adam", "T x", "T y", "y = x", lambda x: x)
+
+
+def test_a_training_step_is_the_same_with_the_kernels_off(device, monkeypatch):
+    """A DCGAN step (LeakyReLU, BatchNorm, Adam: every kernel) with the kernels on and off."""
+    from minigan.gan.models import DCGANDiscriminator, DCGANGenerator
+
+    def step():
+        minigan.manual_seed(0)
+        g, d = DCGANGenerator(16, 8), DCGANDiscriminator(8)
+        opt_g, opt_d = minigan.optim.Adam(g.parameters(), 2e-4, (0.5, 0.999)), minigan.optim.Adam(d.parameters(), 2e-4, (0.5, 0.999))
+        z, real = minigan.randn(16, 16), minigan.rand(16, 1, 28, 28) * 2 - 1
+        for _ in range(2):
+            fake = g(z)
+            loss_d = minigan.nn.functional.softplus(-d(real)).mean() + minigan.nn.functional.softplus(d(fake.detach())).mean()
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            loss_g = minigan.nn.functional.softplus(-d(fake)).mean()
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+        return [p.numpy() for p in list(g.parameters()) + list(d.parameters())]
+
+    on = step()
+    monkeypatch.setattr(Fused, "enabled", False)
+    off = step()
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_running_statistics_of_another_dtype_are_updated_in_theirs(device):
+    """Running statistics in float32 for a float64 batch (the kernel's S and T differ)."""
+    kernel = Fused.all["running_stats"]
+    rng = np.random.default_rng(0)
+    mean, var = rng.standard_normal(4), np.abs(rng.standard_normal(4))
+    running = [backend.asarray(np.zeros(4), dtype="float32"), backend.asarray(np.ones(4), dtype="float32")]
+    kernel(backend.asarray(mean), backend.asarray(var), 0.1, 2.0, *running)
+    assert [backend.dtype_name(r.dtype) for r in running] == ["float32", "float32"]
+    np.testing.assert_allclose(backend.to_numpy(running[0]), 0.1 * mean, rtol=1e-6)
+    np.testing.assert_allclose(backend.to_numpy(running[1]), 0.9 + 0.2 * var, rtol=1e-6)
