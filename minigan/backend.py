@@ -223,6 +223,28 @@ def asarray(data, dtype=None, device=None):
     return to_device(host, device)
 
 
+_constants = {}
+
+
+def constant(value, dtype, device):
+    """A 0-d array holding the Python number ``value``, for arithmetic such as ``x * 2.0``.
+
+    On the GPU each new one is a host-to-device copy (some 20 microseconds of host time,
+    and every step of a GAN asks for the same few dozen), so there the arrays are kept
+    and shared: whoever asks must never write into one. Elsewhere a fresh array.
+    """
+    device = check_device(device)
+    if device != "cuda":
+        return asarray(value, dtype=dtype, device=device)
+    key = (type(value), value, dtype_name(dtype))
+    array = _constants.get(key)
+    if array is None:
+        if len(_constants) >= 4096:  # a loop over ever-new numbers must not grow this without end
+            _constants.clear()
+        array = _constants[key] = asarray(value, dtype=dtype, device=device)
+    return array
+
+
 def ensure_array(result):
     """NumPy reductions return scalars (np.float64) for 0-d results; make them 0-d arrays."""
     if isinstance(result, np.generic):

@@ -370,7 +370,7 @@ def as_tensor(value, like=None) -> Tensor:
         dtype = like.dtype if like.is_floating_point() or isinstance(value, (int, bool)) else "float32"
         if isinstance(value, bool) and like.dtype != "bool":
             value = int(value)
-        return Tensor(backend.asarray(value, dtype=dtype, device=like.device))
+        return Tensor(backend.constant(value, dtype, like.device))
     if _is_raw_array(value):
         return Tensor(value if like is None else backend.to_device(value, like.device))
     return Tensor(backend.asarray(value, device=like.device if like is not None else None))

@@ -148,12 +148,15 @@ def test_a_gpu_run_is_evaluated_on_a_machine_without_one_when_asked(capsys, ring
             raise RuntimeError("device 'cuda': no GPU")
         return real_check(device)
 
-    monkeypatch.setattr(sampling, "load_checkpoint", trained_on_cuda)
-    monkeypatch.setattr(backend, "check_device", no_gpu)
-    status, out, err = cli(capsys, "eval", "--checkpoint", ring_run, "--n", 300)
-    line = one_line(err)
-    assert status == 2 and "trained on device 'cuda'" in line and "--device cpu" in line
-    status, out, err = cli(capsys, "eval", "--checkpoint", ring_run, "--n", 300, "--device", "cpu")
+    # A context of its own: the GPU is "gone" only until the end of it, so that on a GPU
+    # machine the suite's device can be put back afterwards.
+    with monkeypatch.context() as patch:
+        patch.setattr(sampling, "load_checkpoint", trained_on_cuda)
+        patch.setattr(backend, "check_device", no_gpu)
+        status, out, err = cli(capsys, "eval", "--checkpoint", ring_run, "--n", 300)
+        line = one_line(err)
+        assert status == 2 and "trained on device 'cuda'" in line and "--device cpu" in line
+        status, out, err = cli(capsys, "eval", "--checkpoint", ring_run, "--n", 300, "--device", "cpu")
     assert status == 0, err
     assert json.loads(out)["modes_total"] == 8
 

@@ -44,6 +44,11 @@ CASES = {
         [rng.standard_normal(5), np.abs(rng.standard_normal(5)), 0.1, 288 / 287],
         [rng.standard_normal(5), np.abs(rng.standard_normal(5)) + 0.5],
     ),
+    # a 4x4 stride-2 transposed convolution's windows (N, H', W', kh, kw, C) into (N, 14, 14, C),
+    # padding 1; and a 3x3, stride 3, dilation 2 one, whose windows leave gaps
+    "col2im": lambda rng: (
+        [rng.standard_normal((3, 7, 7, 4, 4, 5)), 14, 14, 5, 7, 7, 4, 4, 2, 2, 1, 1, 1, 1], [np.zeros((3, 14, 14, 5))]
+    ),
     "bn_scale": lambda rng: ([_channel(rng, 5, positive=True), _channel(rng, 5), 1e-5], None),
     "scale_shift": lambda rng: ([rng.standard_normal((8, 5, 6, 6)), _channel(rng, 5), _channel(rng, 5)], None),
     "bn_grad_coefficients": lambda rng: (
@@ -140,3 +145,18 @@ def test_running_statistics_of_another_dtype_are_updated_in_theirs(device):
     assert [backend.dtype_name(r.dtype) for r in running] == ["float32", "float32"]
     np.testing.assert_allclose(backend.to_numpy(running[0]), 0.1 * mean, rtol=1e-6)
     np.testing.assert_allclose(backend.to_numpy(running[1]), 0.9 + 0.2 * var, rtol=1e-6)
+
+
+def test_col2im_with_gaps_and_dilation(device):
+    """A stride larger than the kernel's reach leaves output pixels no window touches: they are 0."""
+    kernel = Fused.all["col2im"]
+    cols = np.random.default_rng(1).standard_normal((2, 3, 4, 3, 3, 2))
+    # the padded canvas spans (rows - 1) * 3 + (3 - 1) * 2 + 1 = 11 and 14 pixels; offsets
+    # {0, 2, 4} + {0, 3, 6} never reach canvas rows 1 and 9, so output rows 0 and 8 stay 0
+    shape = (2, 9, 12, 2)
+    args = [backend.asarray(cols, dtype="float64", device=device), 9, 12, 2, 3, 4, 3, 3, 3, 3, 1, 1, 2, 2]
+    out = kernel(*args, backend.asarray(np.full(shape, np.nan), dtype="float64", device=device))
+    ref = kernel.reference(*args, backend.asarray(np.full(shape, np.nan), dtype="float64", device=device))
+    np.testing.assert_allclose(backend.to_numpy(out), backend.to_numpy(ref), rtol=1e-13, atol=1e-13)
+    got = backend.to_numpy(out)
+    assert np.isfinite(got).all() and (got[:, [0, 8]] == 0).all() and (got[:, 1:8] != 0).any()

@@ -15,7 +15,7 @@ contiguous channels, which makes im2col's copy and col2im's adds fast.
 from __future__ import annotations
 
 from ...autograd import Function
-from ...backend import get_namespace, sliding_windows
+from ...backend import Fused, get_namespace, sliding_windows
 
 
 def _pair(value, name, op):
@@ -73,19 +73,59 @@ def im2col(x, kernel, stride, padding, dilation, output_size=None):
 def col2im(cols, shape, kernel, stride, padding, dilation):
     """The adjoint of im2col: add each window in ``cols`` (N, H', W', kh, kw, C) back into (N, C, H, W).
 
-    Overlapping windows add up. The loop runs over the kh*kw kernel offsets only,
-    each one strided slice-add over the whole batch.
+    Overlapping windows add up. On the GPU one kernel gathers, for each output element,
+    the window entries that land on it (``col2im_kernel``); elsewhere the loop below runs
+    over the kh*kw kernel offsets only, each one strided slice-add over the whole batch.
     """
     xp = get_namespace(cols)
     n, c, h, w = shape
-    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = kernel, stride, dilation, padding
-    rows_h, rows_w = cols.shape[1:3]
-    canvas = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
+    out = xp.empty((n, h, w, c), dtype=cols.dtype)
+    col2im_kernel(cols, h, w, c, *cols.shape[1:3], *kernel, *stride, *padding, *dilation, out)
+    return _channels_first(out)
+
+
+def _col2im(cols, h, w, c, rows_h, rows_w, kh, kw, sh, sw, ph, pw, dh, dw, out):
+    """col2im's reference: slice-adds into a padded canvas, whose inside is copied to ``out``."""
+    xp = get_namespace(cols)
+    canvas = xp.zeros((out.shape[0], h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
             canvas[:, top:top + (rows_h - 1) * sh + 1:sh, left:left + (rows_w - 1) * sw + 1:sw, :] += cols[:, :, :, i, j, :]
-    return _channels_first(canvas[:, ph:ph + h, pw:pw + w, :])
+    out[...] = canvas[:, ph:ph + h, pw:pw + w, :]
+    return out
+
+
+# One thread per output element (b, y, x, ch) of the channels-last result: it sums the
+# window entries cols[b, r, q, i, j, ch] with y + ph = r sh + i dh and x + pw = q sw + j dw.
+# 16 slice-adds and a canvas become one launch (a gather: no two threads write one element).
+col2im_kernel = Fused(
+    "col2im",
+    "raw T cols, int32 h, int32 w, int32 c, int32 rows_h, int32 rows_w, int32 kh, int32 kw, "
+    "int32 sh, int32 sw, int32 ph, int32 pw, int32 dh, int32 dw",
+    "T out",
+    """
+    long long t = i;
+    const int ch = t % c; t /= c;
+    const int x = t % w; t /= w;
+    const int y = t % h;
+    const long long b = t / h;
+    T acc = 0;
+    for (int ki = 0; ki < kh; ++ki) {
+        const int ty = y + ph - ki * dh;
+        if (ty < 0 || ty % sh != 0 || ty / sh >= rows_h) continue;
+        const int r = ty / sh;
+        for (int kj = 0; kj < kw; ++kj) {
+            const int tx = x + pw - kj * dw;
+            if (tx < 0 || tx % sw != 0 || tx / sw >= rows_w) continue;
+            const int q = tx / sw;
+            acc += cols[((((b * rows_h + r) * rows_w + q) * kh + ki) * kw + kj) * c + ch];
+        }
+    }
+    out = acc;
+    """,
+    _col2im,
+)
 
 
 def subpixel_applies(kernel, stride, dilation, in_channels, out_channels):
