@@ -54,10 +54,10 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args(argv)
+    minigan.set_device("cuda")  # first: without CuPy or a GPU, its error says which is missing
     import cupy
     import torch
 
-    minigan.set_device("cuda")
     print(f"# {machine()}; device cuda; CuPy {cupy.__version__}")
     print(f"{'step':<18} {'eager ms':>9} {'graph ms':>9} {'PyTorch ms':>11} {'graph / PyTorch':>16}")
     cupy.cuda.set_allocator(cupy.cuda.MemoryAsyncPool().malloc)

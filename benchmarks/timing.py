@@ -50,6 +50,13 @@ def machine() -> str:
         parts.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)")
     except ImportError:
         parts.append("PyTorch not installed")
+    try:  # the GPU, where there is one and CuPy sees it
+        import cupy
+
+        name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+        parts.append(f"GPU {name.decode() if isinstance(name, bytes) else name}, CuPy {cupy.__version__}")
+    except Exception:  # no CuPy, no driver or no GPU: a CPU machine
+        pass
     return ", ".join(parts) + f"; {spin}"
 
 

@@ -32,6 +32,47 @@ def test_bench_training_writes_a_table(tmp_path):
     assert "Command: `python" in out.read_text()
 
 
+def test_bench_training_unfused_turns_the_kernels_off(tmp_path, monkeypatch):
+    import bench_training
+
+    from minigan.backend import Fused
+
+    monkeypatch.setattr(Fused, "enabled", True)
+    out = tmp_path / "u.md"
+    bench_training.main(["--repeats", "1", "--batch", "16", "--arch", "mlp", "--unfused", "--markdown", str(out)])
+    assert Fused.enabled is False  # the flag turns the kernels off for the whole run
+    assert "NumPy reached" in out.read_text() and _table(out)[2].startswith("| mlp batch 16 |")
+
+
+def test_gemm_rate_is_a_positive_rate():
+    import bench_training
+
+    assert bench_training.gemm_rate("cpu", n=64, repeats=2) > 1e6
+
+
+def test_host_profile_lists_the_costliest_functions(capsys):
+    import host_profile
+
+    host_profile.main(["--arch", "mlp", "--batch", "8", "--steps", "2", "--top", "5"])
+    out = capsys.readouterr().out
+    assert "Python function calls and" in out and "tottime" in out
+
+
+def test_graph_capture_without_a_gpu_says_what_it_needs():
+    import graph_capture
+
+    from minigan import backend
+
+    try:
+        backend.check_device("cuda")
+        pytest.skip("a GPU is available here")
+    except RuntimeError:
+        pass
+
+    with pytest.raises(RuntimeError, match="device 'cuda'"):
+        graph_capture.main(["--batch", "8", "--repeats", "1"])
+
+
 def test_dcgan_flops_at_batch_64():
     import bench_training
 

@@ -74,7 +74,7 @@ def col2im(cols, shape, kernel, stride, padding, dilation):
     """The adjoint of im2col: add each window in ``cols`` (N, H', W', kh, kw, C) back into (N, C, H, W).
 
     Overlapping windows add up. On the GPU one kernel gathers, for each output element,
-    the window entries that land on it (``col2im_kernel``); elsewhere the loop below runs
+    the window entries that land on it (``col2im_kernel``); elsewhere ``_col2im`` loops
     over the kh*kw kernel offsets only, each one strided slice-add over the whole batch.
     """
     xp = get_namespace(cols)
@@ -277,8 +277,8 @@ class ConvTranspose2d(Function):
             shape = (n, cout) + self.output_size
             y = col2im(cols, shape, (kh, kw), self.stride, self.padding, self.dilation)
         if bias is not None:
-            # col2im returns a view of its canvas, and the standard leaves writes through
-            # views to each library: add out of place
+            # col2im returns a channels-first view of its output, and the standard leaves
+            # writes through views to each library: add out of place
             y = y + xp.reshape(bias, (1, cout, 1, 1))
         return y
 
