@@ -236,7 +236,9 @@ def constant(value, dtype, device):
     device = check_device(device)
     if device != "cuda":
         return asarray(value, dtype=dtype, device=device)
-    key = (type(value), value, dtype_name(dtype))
+    # float.hex tells -0.0 from 0.0 (equal as keys) and makes NaN equal to itself
+    exact = float(value).hex() if isinstance(value, (float, np.floating)) else value
+    key = (type(value), exact, dtype_name(dtype))
     array = _constants.get(key)
     if array is None:
         if len(_constants) >= 4096:  # a loop over ever-new numbers must not grow this without end

@@ -351,3 +351,29 @@ def test_channels_last_in_memory_tells_the_layouts_apart():
     import array_api_strict
 
     assert not backend.channels_last_in_memory(array_api_strict.asarray(last))  # no strides in the standard
+
+
+# ---------------------------------------------------------------- numbers in arithmetic
+
+def test_constant_is_a_fresh_zero_d_array_off_the_gpu(device):
+    if device == "cuda":
+        pytest.skip("on the GPU constants are shared (the next test)")
+    a, b = backend.constant(2.5, "float64", device), backend.constant(2.5, "float64", device)
+    assert a is not b and a.shape == () and backend.dtype_name(a.dtype) == "float64"
+    assert float(backend.to_numpy(a)) == 2.5
+
+
+def test_on_the_gpu_constants_are_kept_and_shared_exactly(monkeypatch):
+    """The cache, with a stand-in GPU: one array per number and dtype; -0.0 is not 0.0; NaN is found again."""
+    monkeypatch.setattr(backend, "check_device", lambda device: "cuda")
+    monkeypatch.setattr(backend, "asarray", lambda value, dtype, device: np.asarray(value, dtype=dtype))
+    monkeypatch.setattr(backend, "_constants", {})
+    two = backend.constant(2.0, "float32", "cuda")
+    assert backend.constant(2.0, "float32", "cuda") is two
+    assert backend.constant(2.0, "float64", "cuda") is not two and backend.constant(2, "float32", "cuda") is not two
+    negative_zero = backend.constant(-0.0, "float32", "cuda")
+    assert np.signbit(negative_zero) and not np.signbit(backend.constant(0.0, "float32", "cuda"))
+    assert backend.constant(float("nan"), "float32", "cuda") is backend.constant(float("nan"), "float32", "cuda")
+    for i in range(5000):  # ever-new numbers: the cache is emptied rather than grown without end
+        backend.constant(float(i) + 0.5, "float32", "cuda")
+    assert len(backend._constants) <= 4096
