@@ -25,28 +25,9 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from timing import interleaved, machine  # noqa: E402  (first: it sets the thread-pool environment)
 
-from twins import make_pair, minigan_step, move_pair, torch_step  # noqa: E402
+from twins import make_pair, minigan_step, minigan_step_losses, move_pair, torch_step  # noqa: E402
 
 import minigan  # noqa: E402
-
-
-def step_without_sync(g, d, opt_g, opt_d, real, z):
-    """minigan_step's work without its closing .item() calls (a host sync cannot be captured)."""
-    loss = minigan.gan.losses.get_loss("non-saturating", 0.0)
-    fake = g(z)
-    loss_d = loss.discriminator(d(real), d(fake.detach()))
-    opt_d.zero_grad()
-    loss_d.backward()
-    opt_d.step()
-    for p in d.parameters():
-        p.requires_grad = False
-    loss_g = loss.generator(d(fake))
-    opt_g.zero_grad()
-    loss_g.backward()
-    for p in d.parameters():
-        p.requires_grad = True
-    opt_g.step()
-    return loss_d, loss_g
 
 
 def main(argv=None):
@@ -68,11 +49,11 @@ def main(argv=None):
         stream = cupy.cuda.Stream(non_blocking=True)
         try:
             with stream:
-                step_without_sync(**ours)
+                minigan_step_losses(minigan, **ours)
                 stream.synchronize()
                 stream.begin_capture()
                 try:
-                    step_without_sync(**ours)
+                    minigan_step_losses(minigan, **ours)
                 finally:
                     graph = stream.end_capture()
         except Exception as err:  # say what broke capture, and go on with the other sizes

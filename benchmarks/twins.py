@@ -96,6 +96,13 @@ def torch_step(torch, g, d, opt_g, opt_d, real, z, label_smoothing=0.0, pack=1):
 
 def minigan_step(minigan, g, d, opt_g, opt_d, real, z, label_smoothing=0.0, pack=1):
     """The same step written with minigan, through the trainer's own loss (minigan.gan.losses)."""
+    loss_d, loss_g = minigan_step_losses(minigan, g, d, opt_g, opt_d, real, z, label_smoothing, pack)
+    return float(loss_d.item()), float(loss_g.item())
+
+
+def minigan_step_losses(minigan, g, d, opt_g, opt_d, real, z, label_smoothing=0.0, pack=1):
+    """minigan_step's work, returning the two losses as device tensors: no host sync, which
+    a CUDA graph capture (graph_capture.py) cannot contain."""
     loss = minigan.gan.losses.get_loss("non-saturating", label_smoothing)
     fake = g(z)
     loss_d = loss.discriminator(d(_packed(real, pack)), d(_packed(fake.detach(), pack)))
@@ -110,7 +117,7 @@ def minigan_step(minigan, g, d, opt_g, opt_d, real, z, label_smoothing=0.0, pack
     for p in d.parameters():
         p.requires_grad = True
     opt_g.step()
-    return float(loss_d.item()), float(loss_g.item())
+    return loss_d, loss_g
 
 
 def make_pair(arch, seed=0, batch=64, minibatch_std=0, pack=1):

@@ -230,8 +230,8 @@ def constant(value, dtype, device):
     """A 0-d array holding the Python number ``value``, for arithmetic such as ``x * 2.0``.
 
     On the GPU each new one is a host-to-device copy (some 20 microseconds of host time,
-    and every step of a GAN asks for the same few dozen), so there the arrays are kept
-    and shared: whoever asks must never write into one. Elsewhere a fresh array.
+    and every step of a GAN asks for the same numbers again), so there the arrays are
+    kept and shared: whoever asks must never write into one. Elsewhere a fresh array.
     """
     device = check_device(device)
     if device != "cuda":
@@ -333,7 +333,7 @@ def sums_by_matrix_product(array) -> bool:
     On NumPy it is: BLAS runs the matrix-vector product on every core, where np.sum over
     outer axes runs on one (0.1 against 0.4 ms for BatchNorm's channel sums at 64 x 64 x 14 x 14,
     two cores). On CuPy it is not: xp.sum is one reduction kernel, where the product takes a
-    ones array, its fill and a cuBLAS call, three launches of host time for no gain on a GPU.
+    ones array (a fill kernel) and a cuBLAS call: two launches of host time, for no gain.
     """
     return device_of(array) == "cpu"
 

@@ -75,7 +75,7 @@ def _adam(grad, b1, c1, b2, c2, step_size, sqrt_bc2, eps, l2, p, m, v):
     return p, m, v
 
 
-# The update as one kernel on the GPU, where the array operations above launch eleven.
+# The update as one kernel on the GPU, where the array operations above launch thirteen.
 adam_kernel = Fused(
     "adam",
     "T grad, T b1, T c1, T b2, T c2, T step_size, T sqrt_bc2, T eps, T l2",

@@ -60,7 +60,7 @@ def _softplus_grad(gy, x):
 
 
 # The first-order passes as one kernel each on the GPU (backend.Fused), where the array
-# operations beside them take two to seven launches. The double-backprop paths below
+# operations beside them take two to ten launches. The double-backprop paths below
 # stay Tensor ops, so second derivatives remain in the graph.
 _SIGMOID = "T e = exp(-fabs(x)); T s = x >= 0 ? 1 / (1 + e) : e / (1 + e);"
 relu_grad_kernel = Fused("relu_grad", "T gy, T x", "T gx", "gx = x > 0 ? gy : (T)0", _relu_grad)

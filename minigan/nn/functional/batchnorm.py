@@ -174,8 +174,9 @@ class BatchNormAffine(Function):
 
     def _first_order(self, g, weight, needs_x, needs_weight):
         """The same formulas on raw arrays, when no graph is recorded (the usual backward): the
-        sums as matrix-vector products (``channel_sums``), and one scratch array updated in
-        place where the Tensor ops make a new array each (a test holds the two branches together)."""
+        sums by ``channel_sums``, and the input gradient in one pass on the GPU (one scratch
+        array updated in place elsewhere) where the Tensor ops make a new array each (a test
+        holds the two branches together)."""
         xp = get_namespace(g)
         shape = (1, -1) + (1,) * (g.ndim - 2)
         g_bias = channel_sums(g)
