@@ -13,8 +13,9 @@ import contextlib
 import functools
 import threading
 import weakref
+from collections import Counter
 
-from .backend import device_of, ensure_array, synchronize
+from .backend import device_of, ensure_array, owns_memory, synchronize
 
 _state = threading.local()
 # The engine makes Tensors, and tensor.py builds on the engine: tensor.py binds these two
@@ -72,22 +73,20 @@ class Function:
     """
 
     def __call__(self, *inputs):
+        # (This runs for every op of every step: plain loops, where generators would cost more.)
         tensors = [x if isinstance(x, Tensor) else as_tensor(x, like=_first_tensor(inputs)) for x in inputs]
-        if len(tensors) > 1 and len({type(t.data) for t in tensors}) > 1:  # one array type, one device
-            devices = {device_of(t.data) for t in tensors}
-            if len(devices) > 1:
-                raise RuntimeError(
-                    f"{type(self).__name__}: inputs are on different devices ({', '.join(sorted(devices))}); "
-                    "move them to one device first with tensor.to(device)"
-                )
+        arrays = [t.data for t in tensors]
+        for a in arrays:
+            if type(a) is not type(arrays[0]):  # one array type, one device
+                _check_one_device(self, arrays)
         # Known before forward runs, so forward can skip keeping what no backward will need.
         recording = is_grad_enabled()
-        self.needs_input_grad = tuple(recording and t.requires_grad for t in tensors)
+        self.needs_input_grad = tuple([recording and t.requires_grad for t in tensors])
         if _profiler is None:
-            output = Tensor(ensure_array(self.forward(*(t.data for t in tensors))))
+            output = Tensor(ensure_array(self.forward(*arrays)))
         else:
             _profiler.enter(type(self).__name__)
-            output = Tensor(ensure_array(self.forward(*(t.data for t in tensors))))
+            output = Tensor(ensure_array(self.forward(*arrays)))
             _profiler.exit(lambda: synchronize(output.data))
         if any(self.needs_input_grad):
             self.inputs = tensors
@@ -123,6 +122,15 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+def _check_one_device(op, arrays):
+    devices = {device_of(a) for a in arrays}
+    if len(devices) > 1:
+        raise RuntimeError(
+            f"{type(op).__name__}: inputs are on different devices ({', '.join(sorted(devices))}); "
+            "move them to one device first with tensor.to(device)"
+        )
 
 
 def _first_tensor(values):
@@ -272,14 +280,19 @@ def backward(tensor, grad=None, retain_graph=None, create_graph=False):
     if retain_graph is None:
         retain_graph = create_graph
     found = _run_backward([tensor], [grad], None, retain_graph, create_graph)
+    # A gradient may be a broadcast view, the caller's own array, or shared with another leaf
+    # (as in a + b); each leaf gets an array of its own, which optimizers may then update in
+    # place. A fresh array no one else holds is handed over as it is (PyTorch's AccumulateGrad
+    # does the same): one copy per parameter and step saved.
+    holders = Counter(id(g.data) for _, g in found.values())
     for leaf, g in found.values():
         if leaf.grad is not None:
             leaf.grad = leaf.grad + g
         elif create_graph:
             leaf.grad = g
+        elif holders[id(g.data)] == 1 and g.data is not grad.data and owns_memory(g.data):
+            leaf.grad = Tensor(g.data)
         else:
-            # A gradient may be a broadcast view or shared with another leaf (as in a + b);
-            # each leaf gets an array of its own, which optimizers may then update in place.
             leaf.grad = Tensor(g.get_namespace().asarray(g.data, copy=True))
 
 

@@ -129,24 +129,35 @@ def get_namespace(*arrays):
     Asked several times per op, so the answer is remembered per array type.
     """
     kind = type(arrays[0])
-    if all(type(a) is kind for a in arrays):
-        xp = _namespace_of_type.get(kind)
-        if xp is None:
-            xp = _namespace_of_type[kind] = array_namespace(*arrays)
-        return xp
-    return array_namespace(*arrays)
+    for a in arrays:  # a loop, not all(...): this runs a few hundred times per training step
+        if type(a) is not kind:
+            return array_namespace(*arrays)
+    xp = _namespace_of_type.get(kind)
+    if xp is None:
+        xp = _namespace_of_type[kind] = array_namespace(*arrays)
+    return xp
+
+
+_device_of_type = {np.ndarray: "cpu"}
 
 
 def device_of(array) -> str:
     """The minigan device name of a raw array."""
+    kind = type(array)
+    device = _device_of_type.get(kind)
+    if device is not None:
+        return device
     if isinstance(array, np.ndarray):
         return "cpu"
-    module = type(array).__module__
+    module = kind.__module__
     if module.startswith("cupy"):
-        return "cuda"
-    if module.startswith("array_api_strict"):
-        return "strict"
-    raise TypeError(f"not an array minigan knows: {type(array).__name__}")
+        device = "cuda"
+    elif module.startswith("array_api_strict"):
+        device = "strict"
+    else:
+        raise TypeError(f"not an array minigan knows: {kind.__name__}")
+    _device_of_type[kind] = device
+    return device
 
 
 # ---------------------------------------------------------------- dtypes
@@ -327,6 +338,24 @@ def channels_last_in_memory(x) -> bool:
     return all(x.strides[a] == strides[a] or x.shape[a] == 1 for a in range(x.ndim))
 
 
+def owns_memory(array) -> bool:
+    """Whether ``array`` holds its own writable memory (it is no view of another array), so a
+    gradient can be handed to a leaf as it is. The standard has no notion of views: for
+    array-api-strict the answer is False, and the caller copies."""
+    device = device_of(array)
+    if device == "cpu":
+        return array.base is None and array.flags.writeable
+    return device == "cuda" and array.base is None
+
+
+def recomputes_to_save_memory(array) -> bool:
+    """Whether a large temporary that backward needs again (a convolution's im2col columns)
+    is recomputed there rather than kept: on the CPU, yes (peak memory is a target there, and
+    the copy costs little next to the matrix product); on a GPU, where a step's time is the
+    host's launches and memory is plentiful, the temporary is kept."""
+    return device_of(array) != "cuda"
+
+
 def sums_by_matrix_product(array) -> bool:
     """Whether a sum over many rows of ``array`` is best written as ones^T A.
 
@@ -368,11 +397,129 @@ class Fused:
     def __call__(self, *args):
         if Fused.enabled and device_of(args[0]) == "cuda":
             if self._kernel is None:  # built on first use; CuPy caches the compiled code on disk
-                self._kernel = _cupy().ElementwiseKernel(
-                    self.params_in, self.params_out, self.cuda_body, "minigan_" + self.name
-                )
-            return self._kernel(*args)
+                self._kernel = self._build(_cupy())
+            return self._launch(args)
         return self.reference(*args)
+
+    def _build(self, cupy):
+        return cupy.ElementwiseKernel(self.params_in, self.params_out, self.cuda_body, "minigan_" + self.name)
+
+    def _launch(self, args):
+        return self._kernel(*args)
+
+
+class FusedChannelSum(Fused):
+    """A per-channel sum of an elementwise expression, as one kernel on the GPU.
+
+    out[0, c, 0, 0] = post(sum over n, h, w of map(inputs[n, c, h, w])): ``map_expr`` is a
+    term of the inputs ("g * centered"), ``post_map`` sets the output from the channel's sum
+    ``a`` ("var = a / m"). The inputs are arrays of one shape, (N, C), (N, C, L) or
+    (N, C, H, W), in any memory layout, and scalars. Where array operations take a product,
+    a sum and a division (three launches, and a temporary as large as the input), this is
+    one launch. The result keeps the input's dimensions, (1, C, 1, 1) or (1, C), as the
+    reference's must.
+
+    The kernel is written out here rather than left to ``cupy.ReductionKernel``, whose
+    generality (broadcasting, any axes) costs the host about 50 us a call in a training
+    step (benchmarks/launch_costs.py): one block of 1024 threads per channel, each thread
+    striding over the channel's values with four sums in flight, then a sum in shared
+    memory. One block per channel keeps the order of additions fixed (no atomics): the
+    same input gives the same bits, run after run.
+    """
+
+    BLOCK = 1024
+    UNROLL = 4
+
+    def __init__(self, name, params_in, param_out, map_expr, post_map, reference):
+        super().__init__(name, params_in, param_out, (map_expr, post_map), reference)
+        self._kernel = {}  # (dtype, which inputs are arrays) -> cupy.RawKernel
+
+    def __call__(self, *args):
+        if Fused.enabled and device_of(args[0]) == "cuda" and args[0].ndim <= 4 and args[0].size < 2**31:
+            return self._launch(args)
+        return self.reference(*args)
+
+    def _source(self, ctype, arrays):
+        map_expr, post_map = self.cuda_body
+        names = [p.split()[-1] for p in self.params_in.split(",")]
+        out = self.params_out.split()[-1]
+        params, loads = [], []
+        for name, is_array in zip(names, arrays):
+            if is_array:  # a pointer and four strides, in elements
+                params.append(f"const {ctype}* __restrict__ _p_{name}, " + ", ".join(f"const long long _s_{name}{d}" for d in range(4)))
+                loads.append(f"const {ctype} {name} = _p_{name}[_i0 * _s_{name}0 + _ch * _s_{name}1 + _i2 * _s_{name}2 + _i3 * _s_{name}3];")
+            else:
+                params.append(f"const {ctype} {name}")
+        return f"""
+extern "C" __global__ void minigan_{self.name}({", ".join(params)}, {ctype}* _out, const int _n, const int _h, const int _w) {{
+    const int _ch = blockIdx.x, _hw = _h * _w, _count = _n * _hw, _step = blockDim.x * {self.UNROLL};
+    {ctype} _acc[{self.UNROLL}] = {{0}};  // independent sums: {self.UNROLL} loads in flight per thread, not 1
+    for (int _base = threadIdx.x; _base < _count; _base += _step) {{
+        #pragma unroll
+        for (int _u = 0; _u < {self.UNROLL}; ++_u) {{
+            const int _k = _base + _u * blockDim.x;
+            if (_k < _count) {{
+                const long long _i0 = _k / _hw, _i2 = (_k % _hw) / _w, _i3 = _k % _w;
+                {" ".join(loads)}
+                _acc[_u] += {map_expr};
+            }}
+        }}
+    }}
+    __shared__ {ctype} _part[{self.BLOCK}];
+    _part[threadIdx.x] = _acc[0];
+    for (int _u = 1; _u < {self.UNROLL}; ++_u) _part[threadIdx.x] += _acc[_u];
+    __syncthreads();
+    for (int _s = {self.BLOCK} / 2; _s > 0; _s >>= 1) {{
+        if (threadIdx.x < _s) _part[threadIdx.x] += _part[threadIdx.x + _s];
+        __syncthreads();
+    }}
+    if (threadIdx.x == 0) {{
+        const {ctype} a = _part[0];
+        {ctype} {out};
+        {post_map};
+        _out[_ch] = {out};
+    }}
+}}
+"""
+
+    def _launch(self, args):
+        cupy = _cupy()
+        first = args[0]
+        dtype = first.dtype
+        arrays = tuple(isinstance(a, cupy.ndarray) for a in args)
+        key = (dtype.char, arrays)
+        kernel = self._kernel.get(key)
+        if kernel is None:
+            ctype = {"f": "float", "d": "double"}[dtype.char]
+            kernel = self._kernel[key] = cupy.RawKernel(self._source(ctype, arrays), "minigan_" + self.name)
+        launch_args = []
+        for a in args:
+            if isinstance(a, cupy.ndarray):
+                if a.shape != first.shape or a.dtype != dtype:
+                    raise ValueError(f"{self.name}: inputs must share shape and dtype, got {a.shape} {a.dtype} and {first.shape} {dtype}")
+                launch_args += (a,) + _four_strides(a.strides, a.itemsize)
+            else:
+                launch_args.append(dtype.type(a))
+        c, sizes = _channels_and_sizes(first.shape)
+        out = cupy.empty((1, c) + (1,) * (first.ndim - 2), dtype=dtype)
+        kernel((c,), (self.BLOCK,), tuple(launch_args) + (out,) + sizes)
+        return out
+
+
+# A step meets the same few shapes again and again: their kernel arguments are remembered.
+# (N, C) and (N, C, L) are walked as (N, C, 1, 1) and (N, C, 1, L): a missing H or W has
+# length 1 and stride 0.
+
+@functools.lru_cache(maxsize=256)
+def _four_strides(strides, itemsize):
+    strides = [s // itemsize for s in strides]
+    return tuple(np.int64(s) for s in strides[:2] + ([0, 0] + strides[2:])[-2:])
+
+
+@functools.lru_cache(maxsize=256)
+def _channels_and_sizes(shape):
+    h, w = ((1, 1) + tuple(shape[2:]))[-2:]
+    return shape[1], (np.int32(shape[0]), np.int32(h), np.int32(w))
 
 
 # ---------------------------------------------------------------- random numbers

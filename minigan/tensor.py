@@ -327,8 +327,17 @@ class Tensor:
         return ops.index_select(self, dim, index)
 
 
+_raw_array_types = {np.ndarray}
+
+
 def _is_raw_array(x):
-    return isinstance(x, np.ndarray) or type(x).__module__.startswith(("cupy", "array_api_strict"))
+    kind = type(x)
+    if kind in _raw_array_types:  # asked for every tensor made: remembered per type
+        return True
+    if isinstance(x, np.ndarray) or kind.__module__.startswith(("cupy", "array_api_strict")):
+        _raw_array_types.add(kind)
+        return True
+    return False
 
 
 class Cast(Function):

@@ -35,6 +35,60 @@ def test_grad_accumulates_across_backward_calls():
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
 
 
+def _writes_do_not_leak(grads, others):
+    """Adding to each grad in place (as optimizers do) changes none of ``others``."""
+    before = [o.numpy().copy() for o in others]
+    for g in grads:
+        g.data += 1.0
+    for o, b in zip(others, before):
+        np.testing.assert_array_equal(o.numpy(), b)
+
+
+def test_leaves_that_shared_a_gradient_get_arrays_of_their_own():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()  # Add hands one array to both; sum's backward broadcasts a view
+    assert a.grad.data is not b.grad.data
+    _writes_do_not_leak([a.grad], [b.grad])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+
+
+def test_the_callers_gradient_is_not_handed_to_a_leaf():
+    x = leaf([1.0, 2.0])
+    g = minigan.tensor([5.0, 6.0])
+    (x + 0.0).backward(g)  # Add's backward returns g itself for x
+    assert x.grad.data is not g.data
+    _writes_do_not_leak([x.grad], [g])
+    np.testing.assert_array_equal(g.numpy(), [5.0, 6.0])
+
+
+class _Handing(minigan.autograd.Function):
+    """y = x1 + x2, whose backward returns an array it made, once or for both inputs."""
+
+    def __init__(self, share):
+        self.share = share
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        xp = g.get_namespace()
+        self.made = [xp.asarray(g.data, copy=True) for _ in range(2)]
+        first = self.made[0]
+        return Tensor(first), Tensor(first if self.share else self.made[1])
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_a_fresh_gradient_is_handed_over_without_a_copy(share, device):
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    op = _Handing(share)
+    op(a, b).backward(minigan.tensor([1.0, 1.0]))
+    handed = minigan.backend.owns_memory(op.made[0])  # False on array-api-strict: no views there, so always a copy
+    assert (a.grad.data is op.made[0]) == (handed and not share)
+    assert (b.grad.data is op.made[1]) == (handed and not share)
+    assert a.grad.data is not b.grad.data
+    _writes_do_not_leak([a.grad], [b.grad])
+
+
 def test_a_second_backward_without_retain_graph_explains():
     x = leaf([1.0, 2.0])
     y = (x.exp() * 2.0).sum()

@@ -144,3 +144,18 @@ def test_the_pytorch_twin_trains_with_the_runs_smoothing_latent_and_packing(monk
     with torch.no_grad():
         images = sampler(torch.zeros(3, 100)).numpy()
     assert images.shape == (3, 1, 28, 28) and not sampler.training
+
+
+def test_launch_costs_time_each_call_and_each_kernel_of_a_step(tmp_path):
+    import launch_costs
+
+    from minigan.backend import Fused, FusedChannelSum
+
+    calls = (Fused.__dict__["__call__"], FusedChannelSum.__dict__["__call__"])
+    out = tmp_path / "l.md"
+    launch_costs.main(["--calls", "3", "--batch", "4", "--markdown", str(out)])
+    text = out.read_text()
+    assert "| array + array |" in text and "| adam | 15 |" in text and "| channel_mean | 5 |" in text
+    assert "| channel_sums() |" in text  # a plain function, timed the same way
+    # the timers are taken off again
+    assert (Fused.__dict__["__call__"], FusedChannelSum.__dict__["__call__"]) == calls

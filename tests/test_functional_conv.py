@@ -487,6 +487,27 @@ def test_the_graph_of_a_conv_does_not_hold_its_im2col_columns(device):
     np.testing.assert_allclose(w.grad.numpy(), reference_w, rtol=1e-5)
 
 
+def test_a_conv_keeps_its_columns_for_the_weight_gradient_where_memory_is_plentiful(device, monkeypatch):
+    """On a GPU the weight gradient reuses the forward's columns (one im2col per conv); on the
+    CPU it redoes them (two); the gradients are the same either way."""
+    conv_module = importlib.import_module("minigan.nn.functional.conv")
+    real_im2col = conv_module.im2col
+    calls = []
+    monkeypatch.setattr(conv_module, "im2col", lambda *args, **kwargs: calls.append(1) or real_im2col(*args, **kwargs))
+    x = minigan.randn(2, 3, 6, 6, requires_grad=True)
+    w = minigan.randn(4, 3, 3, 3, requires_grad=True)
+    grads = {}
+    for recompute in (True, False):
+        monkeypatch.setattr(conv_module, "recomputes_to_save_memory", lambda array, recompute=recompute: recompute)
+        calls.clear()
+        x.grad = w.grad = None
+        F.conv2d(x, w, stride=2, padding=1).sum().backward()
+        assert len(calls) == (2 if recompute else 1), f"recompute={recompute}: {len(calls)} im2col copies"
+        grads[recompute] = [x.grad.numpy(), w.grad.numpy()]
+    for a, b in zip(grads[True], grads[False]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_transposed_convs_backward_copies_the_windows_of_gy_once(device, monkeypatch):
     """Both gradients of a transposed conv correlate gy's windows: one im2col serves both."""
     conv_module = importlib.import_module("minigan.nn.functional.conv")

@@ -49,10 +49,25 @@ CASES = {
     "col2im": lambda rng: (
         [rng.standard_normal((3, 7, 7, 4, 4, 5)), 14, 14, 5, 7, 7, 4, 4, 2, 2, 1, 1, 1, 1], [np.zeros((3, 14, 14, 5))]
     ),
-    "bn_scale": lambda rng: ([_channel(rng, 5, positive=True), _channel(rng, 5), 1e-5], None),
-    "scale_shift": lambda rng: ([rng.standard_normal((8, 5, 6, 6)), _channel(rng, 5), _channel(rng, 5)], None),
+    # a (Cin, Cout, 4, 4) transposed-convolution weight laid out for stride 2: Q = 2
+    "subpixel_weight": lambda rng: ([rng.standard_normal((6, 5, 4, 4)), 6, 5, 2, 2, 2, 2], [np.full((2 * 2 * 6, 2 * 2 * 5), np.nan)]),
+    "channel_sum": lambda rng: ([rng.standard_normal((8, 5, 6, 6))], None),
+    "channel_mean": lambda rng: ([rng.standard_normal((8, 5, 6, 6)) + 3, 288], None),
+    "channel_mean_of_squares": lambda rng: ([rng.standard_normal((8, 5)), 8], None),
+    "channel_product_sum": lambda rng: ([rng.standard_normal((8, 5, 6, 6)), rng.standard_normal((8, 5, 6, 6))], None),
+    "bn_affine": lambda rng: (
+        [rng.standard_normal((8, 5, 6, 6)), _channel(rng, 5, positive=True), _channel(rng, 5), _channel(rng, 5), 1e-5], None
+    ),
     "bn_grad_coefficients": lambda rng: (
-        [_channel(rng, 5), _channel(rng, 5), _channel(rng, 5, positive=True), _channel(rng, 5), 1 / 288], None
+        [_channel(rng, 5), _channel(rng, 5), _channel(rng, 5, positive=True), _channel(rng, 5), 1e-5, 1 / 288], None
+    ),
+    # the 4 x 4, stride-2 windows of x (N, 14, 14, C) padded by 1: the DCGAN's second convolution
+    "window_rows": lambda rng: (
+        [rng.standard_normal((3, 14, 14, 4)), 14, 14, 4, 7, 7, 4, 4, 2, 2, 1, 1, 1, 1], [np.full((3 * 49, 64), np.nan)]
+    ),
+    # the DCGAN's sub-pixel planes (N*Jh*Jw, sh*sw*C), 8 x 8 windows, into a 14 x 14 output
+    "interleave": lambda rng: (
+        [rng.standard_normal((3 * 8 * 8, 2 * 2 * 5)), 14, 14, 5, 8, 8, 2, 2, 1, 1], [np.full((3, 14, 14, 5), np.nan)]
     ),
     "bn_grad_input": lambda rng: (
         [rng.standard_normal((8, 5, 6, 6)), rng.standard_normal((8, 5, 6, 6))] + [_channel(rng, 5) for _ in range(3)], None
@@ -160,3 +175,66 @@ def test_col2im_with_gaps_and_dilation(device):
     np.testing.assert_allclose(backend.to_numpy(out), backend.to_numpy(ref), rtol=1e-13, atol=1e-13)
     got = backend.to_numpy(out)
     assert np.isfinite(got).all() and (got[:, [0, 8]] == 0).all() and (got[:, 1:8] != 0).any()
+
+
+def _kernel_and_reference(name, device, inputs, out_shape):
+    kernel = Fused.all[name]
+    args = [backend.asarray(a, dtype="float64", device=device) if isinstance(a, np.ndarray) else a for a in inputs]
+    out = kernel(*args, backend.asarray(np.full(out_shape, np.nan), dtype="float64", device=device))
+    ref = kernel.reference(*args, backend.asarray(np.full(out_shape, np.nan), dtype="float64", device=device))
+    return backend.to_numpy(out), backend.to_numpy(ref)
+
+
+def test_window_rows_with_dilation_and_a_negative_offset(device):
+    """3 x 2 windows, stride (1, 2), dilation (2, 1), starting 2 rows *inside* x and 1 column
+    left of it: rows past the offset are cut, the column left of x reads zeros."""
+    x = np.random.default_rng(2).standard_normal((2, 9, 5, 3))
+    args = [x, 9, 5, 3, 3, 3, 3, 2, 1, 2, 2, 1, -2, 1]
+    out, ref = _kernel_and_reference("window_rows", device, args, (2 * 3 * 3, 3 * 2 * 3))
+    np.testing.assert_array_equal(out, ref)
+    padded = np.zeros((2, 9, 6, 3))
+    padded[:, :, 1:] = x
+    want = np.stack([np.stack([padded[:, 2 + p + 2 * i, 2 * q + j] for i in range(3) for j in range(2)], axis=1)
+                     for p in range(3) for q in range(3)], axis=1)  # (N, p q, i j, C)
+    np.testing.assert_array_equal(out, want.reshape(18, 18))
+
+
+def test_window_rows_read_a_strided_view(device):
+    """The convolutions read an NHWC *view* of NCHW memory (what CuPy's elementwise kernels
+    return): the kernel indexes x by its shape and strides."""
+    nchw = backend.asarray(np.random.default_rng(3).standard_normal((2, 3, 4, 5)), dtype="float64", device=device)
+    xp = backend.get_namespace(nchw)
+    x = xp.permute_dims(nchw, (0, 2, 3, 1))  # (2, 4, 5, 3), not contiguous
+    kernel = Fused.all["window_rows"]
+    args = (x, 4, 5, 3, 3, 4, 2, 2, 1, 1, 1, 1, 0, 0)
+    got = kernel(*args, xp.empty((2 * 12, 12), dtype=x.dtype))
+    want = kernel.reference(*args, xp.empty((2 * 12, 12), dtype=x.dtype))
+    np.testing.assert_array_equal(backend.to_numpy(got), backend.to_numpy(want))
+
+
+def test_interleave_with_stride_3_and_an_odd_offset(device):
+    """Phases of a stride (3, 2), offset (2, 0), a 12 x 8 output of 5 x 4 windows: every output
+    pixel y reads phase (y + 2) mod 3 of window (y + 2) // 3."""
+    planes = np.random.default_rng(4).standard_normal((2 * 5 * 4, 3 * 2 * 3))
+    out, ref = _kernel_and_reference("interleave", device, [planes, 12, 8, 3, 5, 4, 3, 2, 2, 0], (2, 12, 8, 3))
+    np.testing.assert_array_equal(out, ref)
+    full = planes.reshape(2, 5, 4, 3, 2, 3).transpose(0, 1, 3, 2, 4, 5).reshape(2, 15, 8, 3)
+    np.testing.assert_array_equal(out, full[:, 2:14, 0:8])
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (6, 3, 5), (4, 3, 5, 2)])
+def test_channel_sums_in_any_layout(shape, device):
+    """The per-channel kernels read (N, C), (N, C, L) and (N, C, H, W) arrays in any memory
+    layout: a convolution's NHWC memory, a CuPy kernel's NCHW, and a transposed view."""
+    rng = np.random.default_rng(5)
+    g = backend.asarray(rng.standard_normal(shape), dtype="float64", device=device)
+    xp = backend.get_namespace(g)
+    order = (0,) + tuple(range(2, len(shape))) + (1,)  # channels last in memory
+    last = xp.permute_dims(backend.asarray(rng.standard_normal(tuple(shape[a] for a in order)), dtype="float64", device=device),
+                           tuple(order.index(a) for a in range(len(shape))))
+    for name, args in [("channel_sum", (last,)), ("channel_mean", (last, 7.0)), ("channel_product_sum", (g, last)),
+                       ("channel_mean_of_squares", (xp.permute_dims(last, tuple(range(len(shape)))), 2.0))]:
+        kernel = Fused.all[name]
+        got, want = backend.to_numpy(kernel(*args)), backend.to_numpy(kernel.reference(*args))
+        assert got.shape == (1, shape[1]) + (1,) * (len(shape) - 2)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -6,7 +6,7 @@ import math
 
 from ... import ops
 from ...autograd import Function, is_grad_enabled
-from ...backend import Fused, channels_last_in_memory, get_namespace, sums_by_matrix_product
+from ...backend import Fused, FusedChannelSum, channels_last_in_memory, get_namespace, sums_by_matrix_product
 from ...tensor import Tensor
 
 
@@ -30,22 +30,43 @@ def channel_sums(a):
     return xp.sum(xp.reshape(over_batch, (c, -1)), axis=1)
 
 
-# ---------------------------------------------------------------- the elementwise passes, fused on the GPU
-# Each is one kernel on the GPU (backend.Fused) and, elsewhere, the array operations beside it.
+# ---------------------------------------------------------------- the passes, fused on the GPU
+# Each is one kernel on the GPU (backend.Fused, FusedChannelSum) and, elsewhere, the array
+# operations beside it. Per-channel values have the input's dimensions: (1, C, 1, 1) or (1, C).
 
-def _bn_scale(var, weight, eps):
-    inv_std = 1.0 / get_namespace(var).sqrt(var + eps)
-    return inv_std, weight * inv_std
+def _keep_dims(sums, like):
+    return get_namespace(sums).reshape(sums, (1, -1) + (1,) * (like.ndim - 2))
 
 
-def _scale_shift(x, scale, shift):
-    y = x * scale
-    y += shift  # in place: one temporary fewer
+def _channel_sum(g):
+    return _keep_dims(channel_sums(g), g)
+
+
+def _channel_mean(x, m):
+    return _keep_dims(channel_sums(x), x) / m
+
+
+def _channel_mean_of_squares(centered, m):
+    return _keep_dims(channel_sums(centered * centered), centered) / m
+
+
+def _channel_product_sum(g, centered):
+    return _keep_dims(channel_sums(g * centered), g)
+
+
+def _bn_affine(centered, var, weight, bias, eps):
+    """y = centered * (weight / sqrt(var + eps)) + bias: the per-channel scale first, then one
+    product and one in-place add over the batch."""
+    y = centered * (weight * (1.0 / get_namespace(var).sqrt(var + eps)))
+    y += bias  # in place: one temporary fewer
     return y
 
 
-def _bn_grad_coefficients(g_bias, g_weight, inv_std, weight, inv_m):
-    return weight * inv_std, g_bias * inv_m, inv_std * (g_weight * inv_m)
+def _bn_grad_coefficients(g_bias, g_centered, var, weight, eps, inv_m):
+    """The per-channel a, b, c of g_x = a (g - b - centered c), and dweight = inv_std sum g centered."""
+    inv_std = 1.0 / get_namespace(var).sqrt(var + eps)
+    g_weight = g_centered * inv_std
+    return weight * inv_std, g_bias * inv_m, inv_std * (g_weight * inv_m), g_weight
 
 
 def _bn_grad_input(g, centered, a, b, c):
@@ -75,14 +96,26 @@ running_stats_kernel = Fused(
     """,
     _running_stats,
 )
-bn_scale_kernel = Fused(
-    "bn_scale", "T var, T weight, T eps", "T inv_std, T scale",
-    "inv_std = rsqrt(var + eps); scale = weight * inv_std", _bn_scale,
+channel_sum_kernel = FusedChannelSum("channel_sum", "T g", "T total", "g", "total = a", _channel_sum)
+channel_mean_kernel = FusedChannelSum("channel_mean", "T x, T m", "T mean", "x", "mean = a / m", _channel_mean)
+channel_mean_of_squares_kernel = FusedChannelSum(
+    "channel_mean_of_squares", "T centered, T m", "T var", "centered * centered", "var = a / m", _channel_mean_of_squares
 )
-scale_shift_kernel = Fused("scale_shift", "T x, T scale, T shift", "T y", "y = x * scale + shift", _scale_shift)
+channel_product_sum_kernel = FusedChannelSum(
+    "channel_product_sum", "T g, T centered", "T total", "g * centered", "total = a", _channel_product_sum
+)
+bn_affine_kernel = Fused(
+    "bn_affine", "T centered, T var, T weight, T bias, T eps", "T y",
+    "y = centered * (weight * rsqrt(var + eps)) + bias", _bn_affine,
+)
 bn_grad_coefficients_kernel = Fused(
-    "bn_grad_coefficients", "T g_bias, T g_weight, T inv_std, T weight, T inv_m", "T a, T b, T c",
-    "a = weight * inv_std; b = g_bias * inv_m; c = inv_std * (g_weight * inv_m)", _bn_grad_coefficients,
+    "bn_grad_coefficients", "T g_bias, T g_centered, T var, T weight, T eps, T inv_m", "T a, T b, T c, T g_weight",
+    """
+    const T inv_std = rsqrt(var + eps);
+    g_weight = g_centered * inv_std;
+    a = weight * inv_std; b = g_bias * inv_m; c = inv_std * (g_weight * inv_m);
+    """,
+    _bn_grad_coefficients,
 )
 bn_grad_input_kernel = Fused(
     "bn_grad_input", "T g, T centered, T a, T b, T c", "T gx", "gx = a * (g - b - centered * c)", _bn_grad_input
@@ -141,11 +174,10 @@ class BatchNormAffine(Function):
         xp = get_namespace(x)
         shape = (1, -1) + (1,) * (x.ndim - 2)
         m = math.prod(x.shape[a] for a in self.axes)
-        self.mean = xp.reshape(channel_sums(x) / m, shape)
+        self.mean = channel_mean_kernel(x, m)  # (1, C, 1, 1): one value per channel
         centered = x - self.mean
-        self.var = xp.reshape(channel_sums(centered * centered) / m, shape)
-        self.inv_std, scale = bn_scale_kernel(self.var, xp.reshape(weight, shape), self.eps)
-        y = scale_shift_kernel(centered, scale, xp.reshape(bias, shape))
+        self.var = channel_mean_of_squares_kernel(centered, m)
+        y = bn_affine_kernel(centered, self.var, xp.reshape(weight, shape), xp.reshape(bias, shape), self.eps)
         # backward works from the centered input (x_hat = centered inv_std) rather than keep x_hat too
         self.centered = centered if any(self.needs_input_grad[:2]) else None
         return y
@@ -179,20 +211,20 @@ class BatchNormAffine(Function):
         holds the two branches together)."""
         xp = get_namespace(g)
         shape = (1, -1) + (1,) * (g.ndim - 2)
-        g_bias = channel_sums(g)
+        g_bias = channel_sum_kernel(g)  # (1, C, 1, 1), as every per-channel value here
         if not (needs_x or needs_weight):
-            return None, None, Tensor(g_bias)
-        # sum g x_hat = inv_std sum g (x - mean): the product with the kept centered input
-        g_weight = channel_sums(g * self.centered) * xp.reshape(self.inv_std, (-1,))
-        if not needs_x:
-            return None, Tensor(g_weight), Tensor(g_bias)
-        m = math.prod(g.shape[a] for a in self.axes)
+            return None, None, Tensor(xp.reshape(g_bias, (-1,)))
+        # sum g x_hat = inv_std sum g (x - mean): the product with the kept centered input;
         # g_x = weight inv_std (g - (g_bias + x_hat g_weight) / m) = a (g - b - centered c),
         # with a, b, c per channel
-        a, b, c = bn_grad_coefficients_kernel(
-            xp.reshape(g_bias, shape), xp.reshape(g_weight, shape), self.inv_std, xp.reshape(weight, shape), 1.0 / m
+        m = math.prod(g.shape[a] for a in self.axes)
+        a, b, c, g_weight = bn_grad_coefficients_kernel(
+            g_bias, channel_product_sum_kernel(g, self.centered), self.var, xp.reshape(weight, shape), self.eps, 1.0 / m
         )
-        return Tensor(bn_grad_input_kernel(g, self.centered, a, b, c)), Tensor(g_weight), Tensor(g_bias)
+        g_weight, g_bias = Tensor(xp.reshape(g_weight, (-1,))), Tensor(xp.reshape(g_bias, (-1,)))
+        if not needs_x:
+            return None, g_weight, g_bias
+        return Tensor(bn_grad_input_kernel(g, self.centered, a, b, c)), g_weight, g_bias
 
     def release(self):
         super().release()

@@ -14,8 +14,10 @@ contiguous channels, which makes im2col's copy and col2im's adds fast.
 
 from __future__ import annotations
 
-from ...autograd import Function
-from ...backend import Fused, get_namespace, sliding_windows
+from ...autograd import Function, is_grad_enabled
+from ...backend import Fused, get_namespace, recomputes_to_save_memory, sliding_windows
+from ...tensor import Tensor
+from .batchnorm import channel_sum_kernel
 
 
 def _pair(value, name, op):
@@ -44,15 +46,17 @@ def _channels_first(x):
     return get_namespace(x).permute_dims(x, (0, 3, 1, 2))
 
 
-def _pad(x, padding):
-    """Zero-pad the two spatial dimensions of an (N, H, W, C) array (the standard has no pad)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
+def place(x, size, offset):
+    """An (N, *size, C) array of zeros with the (N, H, W, C) array x at ``offset``: pixel (i, j)
+    of x lands on (i + top, j + left); what falls outside (a negative offset, say) is cut."""
     xp = get_namespace(x)
     n, h, w, c = x.shape
-    out = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
-    out[:, ph:ph + h, pw:pw + w, :] = x
+    (top, left), (out_h, out_w) = offset, size
+    out = xp.zeros((n, out_h, out_w, c), dtype=x.dtype)
+    rows = slice(max(0, -top), min(h, out_h - top))
+    cols = slice(max(0, -left), min(w, out_w - left))
+    if rows.start < rows.stop and cols.start < cols.stop:
+        out[:, rows.start + top:rows.stop + top, cols.start + left:cols.stop + left, :] = x[:, rows, cols, :]
     return out
 
 
@@ -62,12 +66,58 @@ def im2col(x, kernel, stride, padding, dilation, output_size=None):
     ``output_size`` keeps only the first (OH, OW) windows: the adjoint of a transposed
     convolution whose output_padding added pixels that no window of the input reaches.
     """
+    if output_size is None:
+        output_size = tuple(
+            conv_output_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i]) for i in range(2)
+        )
+    return window_rows(_channels_last(x), output_size, kernel, stride, dilation, padding), tuple(output_size)
+
+
+def window_rows(x, size, kernel, stride, dilation, offset):
+    """The windows of an (N, H, W, C) array as rows (N*OH*OW, kh*kw*C), (OH, OW) = ``size``.
+
+    Window (p, q) starts at (p sh - top, q sw - left) of x, (top, left) = ``offset`` (the
+    padding), and reads zeros outside x. Each row lists the window's pixels row by row,
+    each pixel's C channels together: (offset i, offset j, channel).
+    """
     xp = get_namespace(x)
-    windows = sliding_windows(_pad(_channels_last(x), padding), kernel, stride, dilation)
-    if output_size is not None:
-        windows = windows[:, :output_size[0], :output_size[1], ...]
-    n, oh, ow, kh, kw, c = windows.shape
-    return xp.reshape(windows, (n * oh * ow, kh * kw * c)), (oh, ow)
+    n, h, w, c = x.shape
+    out = xp.empty((n * size[0] * size[1], kernel[0] * kernel[1] * c), dtype=x.dtype)
+    return window_rows_kernel(x, h, w, c, *size, *kernel, *stride, *dilation, *offset, out)
+
+
+def _window_rows(x, h, w, c, out_h, out_w, kh, kw, sh, sw, dh, dw, top, left, out):
+    """window_rows' reference: the windows of the zero-padded input, a strided view on NumPy
+    (backend.sliding_windows), copied into ``out`` viewed as (N, OH, OW, kh, kw, C)."""
+    extent = ((out_h - 1) * sh + (kh - 1) * dh + 1, (out_w - 1) * sw + (kw - 1) * dw + 1)
+    if top or left or extent[0] > h or extent[1] > w:
+        x = place(x, extent, (top, left))  # zeros around x, as far as the windows reach
+    windows = sliding_windows(x, (kh, kw), (sh, sw), (dh, dw))[:, :out_h, :out_w, ...]
+    get_namespace(out).reshape(out, windows.shape)[...] = windows  # one copy, straight into out
+    return out
+
+
+# One thread per element of the rows: the pixel its window reads, or a zero in the padding.
+# Where the array operations pad (a zeroed array and a slice assignment) and then copy the
+# windows out, this is one launch, and the padded array is never made.
+window_rows_kernel = Fused(
+    "window_rows",
+    "raw T x, int32 h, int32 w, int32 c, int32 out_h, int32 out_w, int32 kh, int32 kw, "
+    "int32 sh, int32 sw, int32 dh, int32 dw, int32 top, int32 left",
+    "T out",
+    """
+    long long t = i;
+    const int ch = t % c; t /= c;
+    const int kj = t % kw; t /= kw;
+    const int ki = t % kh; t /= kh;
+    const int q = t % out_w; t /= out_w;
+    const int p = t % out_h;
+    const long long b = t / out_h;
+    const int row = p * sh + ki * dh - top, col = q * sw + kj * dw - left;
+    out = (row >= 0 && row < h && col >= 0 && col < w) ? x[((b * h + row) * w + col) * c + ch] : (T)0;
+    """,
+    _window_rows,
+)
 
 
 def col2im(cols, shape, kernel, stride, padding, dilation):
@@ -145,32 +195,48 @@ def _phase_plan(kernel, stride, padding, out_size):
 
     Output pixel o gets the taps t = r + s q (q = 0..Q-1, Q = k/s) of its phase
     r = (o + p) mod s, from input pixels m - q, where m = (o + p - r) / s. Returns
-    Q, the phases as (first output o_r, first m, how many), and the range of m.
+    Q and the range [lo, hi) of the m that some output pixel uses.
     """
-    q_taps = kernel // stride
-    phases = []
-    for r in range(stride):
-        first = (r - padding) % stride
-        count = max(0, -(-(out_size - first) // stride))
-        phases.append((first, (first + padding - r) // stride, count))
-    live = [(m, c) for _, m, c in phases if c > 0]
-    m_lo = min(m for m, _ in live)
-    m_hi = max(m + c for m, c in live)
-    return q_taps, phases, m_lo, m_hi
+    ms = [(o + padding) // stride for o in (0, out_size - 1)]  # m grows with o
+    return kernel // stride, ms[0], ms[1] + 1
 
 
-def _subpixel_weight(weight, stride):
-    """(Cin, Cout, kh, kw) -> (Qh*Qw*Cin, sh*sw*Cout): row (window offset, channel), column (phase, channel).
-
-    Tap t = q s + r splits into (q, r); window offset e of a phase-r output holds
-    input pixel m - (Q-1-e), which meets tap q = Q-1-e: the q axis, reversed.
-    """
+def subpixel_weight(weight, stride):
+    """(Cin, Cout, kh, kw) -> (Qh*Qw*Cin, sh*sw*Cout): row (window offset, channel), column (phase, channel)."""
     xp = get_namespace(weight)
     cin, cout, kh, kw = weight.shape
     (sh, sw), qh, qw = stride, kh // stride[0], kw // stride[1]
+    out = xp.empty((qh * qw * cin, sh * sw * cout), dtype=weight.dtype)
+    return subpixel_weight_kernel(weight, cin, cout, qh, qw, sh, sw, out)
+
+
+def _subpixel_weight(weight, cin, cout, qh, qw, sh, sw, out):
+    """subpixel_weight's reference. Tap t = q s + r splits into (q, r); window offset e of a
+    phase-r output holds input pixel m - (Q-1-e), which meets tap q = Q-1-e: the q axis, reversed.
+    """
+    xp = get_namespace(weight)
     weight = xp.flip(xp.reshape(weight, (cin, cout, qh, sh, qw, sw)), axis=(2, 4))
     weight = xp.permute_dims(weight, (2, 4, 0, 3, 5, 1))  # (eh, ew, Cin, rh, rw, Cout)
-    return xp.reshape(weight, (qh * qw * cin, sh * sw * cout))
+    xp.reshape(out, weight.shape)[...] = weight  # one copy, straight into out
+    return out
+
+
+# One thread per element of the laid-out weight, reading its tap: one launch where the
+# reshapes, the flip and the copy of a permuted view were three.
+subpixel_weight_kernel = Fused(
+    "subpixel_weight", "raw T weight, int32 cin, int32 cout, int32 qh, int32 qw, int32 sh, int32 sw", "T out",
+    """
+    long long t = i;
+    const int co = t % cout; t /= cout;
+    const int rw = t % sw; t /= sw;
+    const int rh = t % sh; t /= sh;
+    const int ci = t % cin; t /= cin;
+    const int ew = t % qw;
+    const int eh = t / qw;
+    out = weight[(((long long)ci * cout + co) * (qh * sh) + (qh - 1 - eh) * sh + rh) * (qw * sw) + (qw - 1 - ew) * sw + rw];
+    """,
+    _subpixel_weight,
+)
 
 
 def conv_transpose_subpixel(x, weight, stride, padding, output_size):
@@ -183,30 +249,55 @@ def conv_transpose_subpixel(x, weight, stride, padding, output_size):
     the taps. Same result as the col2im path (a test holds them together).
     """
     xp = get_namespace(x, weight)
-    n, cin, h, w = x.shape
+    n = x.shape[0]
     cout = weight.shape[1]
     plan = [_phase_plan(weight.shape[2 + i], stride[i], padding[i], output_size[i]) for i in range(2)]
-    (qh, phases_h, lo_h, hi_h), (qw, phases_w, lo_w, hi_w) = plan
-    # Window j covers input pixels j-(Q-1) .. j: the canvas holds input pixel i at
-    # index i + Q - 1 - lo, zeros elsewhere, and its windows are those j in [lo, hi).
-    canvas = xp.zeros((n, hi_h - lo_h + qh - 1, hi_w - lo_w + qw - 1, cin), dtype=x.dtype)
-    # (A large padding can leave some input pixels outside every window: they are cut.)
-    top, left = qh - 1 - lo_h, qw - 1 - lo_w
-    keep_h = slice(max(0, -top), min(h, canvas.shape[1] - top))
-    keep_w = slice(max(0, -left), min(w, canvas.shape[2] - left))
-    canvas[:, keep_h.start + top:keep_h.stop + top, keep_w.start + left:keep_w.stop + left, :] = \
-        _channels_last(x)[:, keep_h, keep_w, :]
-    windows = sliding_windows(canvas, (qh, qw), (1, 1), (1, 1))  # (N, Jh, Jw, Qh, Qw, Cin)
-    jh, jw = windows.shape[1:3]
-    planes = xp.reshape(windows, (n * jh * jw, qh * qw * cin)) @ _subpixel_weight(weight, stride)
-    planes = xp.reshape(planes, (n, jh, jw, stride[0], stride[1], cout))
+    (qh, lo_h, hi_h), (qw, lo_w, hi_w) = plan
+    # Window j covers input pixels j-(Q-1) .. j, zeros outside the input; the windows
+    # used are those j in [lo, hi). (A large padding can leave some input pixels outside
+    # every window: no row reads them.)
+    jh, jw = hi_h - lo_h, hi_w - lo_w
+    rows = window_rows(_channels_last(x), (jh, jw), (qh, qw), (1, 1), (1, 1), (qh - 1 - lo_h, qw - 1 - lo_w))
+    planes = rows @ subpixel_weight(weight, stride)  # (N*Jh*Jw, sh*sw*Cout)
+    # Output pixel o is in phase r = (o + p) mod s of window (o + p) // s - lo: its place in
+    # the planes, (window, phase), is o + p - s lo in row-major order.
     out = xp.empty((n,) + tuple(output_size) + (cout,), dtype=planes.dtype)
-    for r_h, (o_h, m_h, c_h) in enumerate(phases_h):
-        for r_w, (o_w, m_w, c_w) in enumerate(phases_w):
-            if c_h and c_w:  # an output smaller than the stride can leave a phase empty
-                out[:, o_h::stride[0], o_w::stride[1], :] = \
-                    planes[:, m_h - lo_h:m_h - lo_h + c_h, m_w - lo_w:m_w - lo_w + c_w, r_h, r_w, :]
+    offset = (padding[0] - stride[0] * lo_h, padding[1] - stride[1] * lo_w)
+    interleave_kernel(planes, *output_size, cout, jh, jw, *stride, *offset, out)
     return _channels_first(out)
+
+
+def _interleave(planes, out_h, out_w, c, jh, jw, sh, sw, off_h, off_w, out):
+    """out[:, y, x] = planes[:, j, k, r, q] (planes as (N*Jh*Jw, sh*sw*C)) with y + off_h = j sh + r
+    and x + off_w = k sw + q: each phase's plane copied into its strided grid of the output."""
+    planes = get_namespace(planes).reshape(planes, (out.shape[0], jh, jw, sh, sw, c))
+    for r in range(sh):
+        y0 = (r - off_h) % sh  # the first output row in phase r, in window j0
+        rows, j0 = len(range(y0, out_h, sh)), (y0 + off_h) // sh
+        for q in range(sw):
+            x0 = (q - off_w) % sw
+            cols, k0 = len(range(x0, out_w, sw)), (x0 + off_w) // sw
+            if rows and cols:  # an output smaller than the stride can leave a phase empty
+                out[:, y0::sh, x0::sw, :] = planes[:, j0:j0 + rows, k0:k0 + cols, r, q, :]
+    return out
+
+
+# One thread per output element, gathering from its phase's plane: one launch where the
+# sh*sw strided slice assignments were as many.
+interleave_kernel = Fused(
+    "interleave",
+    "raw T planes, int32 out_h, int32 out_w, int32 c, int32 jh, int32 jw, int32 sh, int32 sw, int32 off_h, int32 off_w",
+    "T out",
+    """
+    long long t = i;
+    const int ch = t % c; t /= c;
+    const int x = t % out_w + off_w; t /= out_w;
+    const int y = t % out_h + off_h;
+    const long long b = t / out_h;
+    out = planes[((((b * jh + y / sh) * jw + x / sw) * sh + y % sh) * sw + x % sw) * c + ch];
+    """,
+    _interleave,
+)
 
 
 def _flat_weight(weight):
@@ -240,17 +331,23 @@ class Conv2d(Function):
         if bias is not None:
             y += bias  # rows are pixels, columns channels: the bias broadcasts along the rows
         # The weight gradient needs the same columns, but they are kh*kw times the input
-        # (12.8 MB for the DCGAN's second conv at batch 64): Conv2dGradWeight redoes im2col
-        # rather than keep them alive until backward (chapter 13 measures the trade).
-        self.cols = None
+        # (12.8 MB for the DCGAN's second conv at batch 64): on the CPU Conv2dGradWeight
+        # redoes im2col rather than keep them alive until backward (chapter 13 measures the
+        # trade); on a GPU they are kept (backend.recomputes_to_save_memory).
+        keep = self.needs_input_grad[1] and not recomputes_to_save_memory(x)
+        self.cols = cols if keep else None
         return _channels_first(xp.reshape(y, (x.shape[0], oh, ow, o)))
 
     def backward(self, gy):
         x, weight = self.inputs[:2]
         args = (self.stride, self.padding, self.dilation)
         gx = ConvTranspose2d(*args, x.shape[2:])(gy, weight) if self.needs_input_grad[0] else None
-        gw = Conv2dGradWeight(*args, weight.shape[2:])(x, gy) if self.needs_input_grad[1] else None
+        gw = Conv2dGradWeight(*args, weight.shape[2:], cols=self.cols)(x, gy) if self.needs_input_grad[1] else None
         return (gx, gw) + _bias_grad(gy, self.needs_input_grad)
+
+    def release(self):
+        super().release()
+        self.cols = None
 
 
 class ConvTranspose2d(Function):
@@ -298,7 +395,12 @@ def _bias_grad(gy, needs_input_grad):
     """() without a bias input; else (the sum of gy over the batch and the pixels,) or (None,)."""
     if len(needs_input_grad) < 3:
         return ()
-    return (gy.sum((0, 2, 3)) if needs_input_grad[2] else None,)
+    if not needs_input_grad[2]:
+        return (None,)
+    if is_grad_enabled():  # double backprop: the sum as a Tensor op, to be differentiated
+        return (gy.sum((0, 2, 3)),)
+    # one kernel on the GPU (a CuPy sum with one output channel runs on one block: slow)
+    return (Tensor(get_namespace(gy.data).reshape(channel_sum_kernel(gy.data), (-1,))),)
 
 
 class Conv2dGradWeight(Function):
