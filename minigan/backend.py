@@ -270,23 +270,17 @@ def ensure_array(result):
 def scatter_add(target, axis, indices, values):
     """Return ``target`` with ``values[..., j, ...]`` added at ``indices[j]`` along ``axis``, repeats adding up.
 
-    NumPy has ``np.add.at`` and CuPy ``cupyx.scatter_add`` (which update ``target`` in
-    place); the standard has neither, so the portable path builds a one-hot matrix,
-    uses one matrix product and returns a new array. Always use the returned array.
+    NumPy and CuPy have ``add.at`` (which updates ``target`` in place); the standard has
+    none, so the portable path builds a one-hot matrix, uses one matrix product and returns
+    a new array. Always use the returned array.
     """
     xp = get_namespace(target)
     device = device_of(target)
-    if device == "cpu":
+    if device in ("cpu", "cuda"):
+        lib = np if device == "cpu" else _cupy()
         index = [slice(None)] * target.ndim
-        index[axis] = np.asarray(indices)
-        np.add.at(target, tuple(index), values)
-        return target
-    if device == "cuda":
-        import cupyx
-
-        index = [slice(None)] * target.ndim
-        index[axis] = indices
-        cupyx.scatter_add(target, tuple(index), values)
+        index[axis] = np.asarray(indices) if device == "cpu" else indices
+        lib.add.at(target, tuple(index), values)
         return target
     n = target.shape[axis]
     indices = xp.where(indices < 0, indices + n, indices)  # a one-hot match needs non-negative positions
