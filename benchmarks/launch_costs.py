@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import machine  # noqa: E402  (first: it sets the thread-pool environment)
+from timing import machine, write_markdown  # noqa: E402  (first: it sets the thread-pool environment)
 
 import numpy as np  # noqa: E402
 
@@ -159,7 +159,8 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=256, help="the DCGAN step's batch, for the fused kernels' table")
-    parser.add_argument("--markdown", help="also write the tables to this file")
+    parser.add_argument("--markdown", help="also write the per-call table to this results file")
+    parser.add_argument("--step-markdown", help="also write the table of the calls in a step to this results file")
     args = parser.parse_args(argv)
     minigan.set_device(args.device)
     sync, cases = minigan_cases(args.device)
@@ -172,30 +173,24 @@ def main(argv=None):
         theirs = {k: _per_call_us(fn, args.calls, sync) for k, fn in torch_cases(args.device).items()}
     except ImportError:
         pass
-    header = f"# {machine()}; device {args.device}; {args.calls} calls per round, median of 5 rounds"
-    lines = ["| call | minigan (NumPy or CuPy) us | PyTorch us |", "|---|---|---|"]
-    for name, us in ours.items():
-        lines.append(f"| {name} | {us:.1f} | {theirs[name]:.1f} |" if name in theirs else f"| {name} | {us:.1f} | - |")
-    fused = calls_in_a_step(args.device, args.batch)
-    step_lines = ["| fused kernel or function | calls per step | host us per call | host ms per step |", "|---|---|---|---|"]
-    for name, (calls, us) in fused.items():
-        step_lines.append(f"| {name} | {calls:g} | {us:.1f} | {calls * us / 1e3:.2f} |")
-    print(header)
-    print("\n".join(lines))
-    print(f"\n# the fused kernels (and a few functions) in a DCGAN step, batch {args.batch}")
-    print("\n".join(step_lines))
+    rows = [(name, f"{us:.1f}", f"{theirs[name]:.1f}" if name in theirs else "-") for name, us in ours.items()]
+    step_rows = [(name, f"{calls:g}", f"{us:.1f}", f"{calls * us / 1e3:.2f}")
+                 for name, (calls, us) in calls_in_a_step(args.device, args.batch).items()]
+    header, step_header = ("call", "minigan us", "PyTorch us"), ("call in the step", "calls per step", "host us per call", "host ms per step")
+    print(f"# {machine()}; device {args.device}; {args.calls} calls per round, median of 5 rounds")
+    for table_header, table_rows in ((header, rows), (step_header, step_rows)):
+        print("| " + " | ".join(table_header) + " |")
+        print("\n".join("| " + " | ".join(row) + " |" for row in table_rows) + "\n")
     if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(f"# Host time per array operation on {args.device}\n\n")
-            f.write(f"Command: `python benchmarks/launch_costs.py --device {args.device} --markdown {args.markdown}`\n\n")
-            f.write(header.lstrip("# ") + ".\n\n")
-            f.write("Each call on a (64, 8, 7, 7) float32 array (small: the host's cost, not the arithmetic); "
-                    "PyTorch's row is its nearest equivalent (its mean for the per-channel reduction, "
-                    "an autograd-recorded add for the Tensor op).\n\n")
-            f.write("\n".join(lines) + "\n")
-            f.write(f"\nThe fused kernels (and the functions named with ()) as a DCGAN step at batch {args.batch} calls them (host time of each call, "
-                    "timed in place over 10 steps; on the GPU the call returns once the kernel is queued):\n\n")
-            f.write("\n".join(step_lines) + "\n")
+        write_markdown(args.markdown, f"Host time per array call on {args.device}, minigan against PyTorch", header, rows, notes=[
+            f"Each call on a (64, 8, 7, 7) float32 array, too small for its arithmetic to matter: {args.calls} calls "
+            "in a row, one synchronization, median of 5 rounds. PyTorch's row is its nearest equivalent (its mean for "
+            "the per-channel reduction, an autograd-recorded add for the Tensor op)."])
+    if args.step_markdown:
+        write_markdown(args.step_markdown, f"Host time of the fused kernels in a DCGAN step on {args.device}", step_header, step_rows, notes=[
+            f"Each call timed where minigan's DCGAN step (batch {args.batch}) makes it, over 10 steps: every fused "
+            "kernel, and the functions named with (). On the GPU a call returns once its kernel is queued: this is "
+            "the host's time."])
 
 
 if __name__ == "__main__":

@@ -18,4 +18,5 @@ fi
 "$py" "$here/bench_layers.py" --device "$device" --markdown "$out/perf-$device-layers.md"
 "$py" "$here/bench_memory.py" --device "$device" --markdown "$out/perf-$device-memory.md"
 "$py" "$here/profile_step.py" --device "$device" --markdown "$out/perf-$device-profile.md"
-"$py" "$here/launch_costs.py" --device "$device" --markdown "$out/perf-$device-launches.md"
+"$py" "$here/launch_costs.py" --device "$device" --markdown "$out/perf-$device-launches.md" \
+    --step-markdown "$out/perf-$device-launches-in-step.md"
