@@ -414,7 +414,7 @@ class FusedChannelSum(Fused):
     reference's must.
 
     The kernel is written out here rather than left to ``cupy.ReductionKernel``, whose
-    generality (broadcasting, any axes) costs the host about 50 us a call in a training
+    generality (broadcasting, any axes) costs the host 50-80 us a call in a training
     step (benchmarks/launch_costs.py): one block of 1024 threads per channel, each thread
     striding over the channel's values with four sums in flight, then a sum in shared
     memory. One block per channel keeps the order of additions fixed (no atomics): the
