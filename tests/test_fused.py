@@ -238,3 +238,25 @@ def test_channel_sums_in_any_layout(shape, device):
         got, want = backend.to_numpy(kernel(*args)), backend.to_numpy(kernel.reference(*args))
         assert got.shape == (1, shape[1]) + (1,) * (len(shape) - 2)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_channel_sum_launch_arguments_for_every_rank():
+    """The per-channel kernels walk four dimensions: (N, C) and (N, C, L) are passed as
+    (N, C, 1, 1) and (N, C, 1, L), a missing axis with stride 0 (checked here, off the GPU,
+    because a wrong argument list only shows on a GPU)."""
+    from minigan.backend import _channels_and_sizes, _four_strides
+
+    for shape, strides, sizes in [((8, 5), (5, 1, 0, 0), (8, 1, 1)), ((8, 5, 3), (15, 3, 0, 1), (8, 1, 3)),
+                                  ((8, 5, 3, 2), (30, 6, 2, 1), (8, 3, 2))]:
+        a = np.zeros(shape, dtype=np.float32)
+        assert [int(s) for s in _four_strides(a.strides, a.itemsize)] == list(strides)
+        c, launch_sizes = _channels_and_sizes(shape)
+        assert c == 5 and [int(s) for s in launch_sizes] == list(sizes)
+
+
+def test_channel_sum_source_reads_arrays_and_takes_scalars():
+    source = Fused.all["channel_mean"]._source("float", (True, False))
+    assert "const float* __restrict__ _p_x" in source and "const float m," in source
+    assert "_acc[_u] += x;" in source and "mean = a / m;" in source and "_out[_ch] = mean;" in source
+    source = Fused.all["channel_product_sum"]._source("double", (True, True))
+    assert "_p_g" in source and "_p_centered" in source and "_acc[_u] += g * centered;" in source
