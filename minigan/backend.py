@@ -429,9 +429,10 @@ class FusedChannelSum(Fused):
         self._kernel = {}  # (dtype, which inputs are arrays) -> cupy.RawKernel
 
     def __call__(self, *args):
-        if Fused.enabled and device_of(args[0]) == "cuda" and args[0].ndim <= 4 and args[0].size < 2**31:
+        first = args[0]
+        if Fused.enabled and device_of(first) == "cuda" and first.ndim <= 4 and first.size < 2**31 and first.dtype.char in "fd":
             return self._launch(args)
-        return self.reference(*args)
+        return self.reference(*args)  # elsewhere, and for what the kernel does not cover (float16, 5-D)
 
     def _source(self, ctype, arrays):
         map_expr, post_map = self.cuda_body
