@@ -283,7 +283,7 @@ def backward(tensor, grad=None, retain_graph=None, create_graph=False):
     # A gradient may be a broadcast view, the caller's own array, or shared with another leaf
     # (as in a + b); each leaf gets an array of its own, which optimizers may then update in
     # place. A fresh array no one else holds is handed over as it is (PyTorch's AccumulateGrad
-    # does the same): one copy per parameter and step saved.
+    # does the same): one copy per such gradient and step saved.
     holders = Counter(id(g.data) for _, g in found.values())
     for leaf, g in found.values():
         if leaf.grad is not None:
