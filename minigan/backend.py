@@ -235,6 +235,7 @@ def asarray(data, dtype=None, device=None):
 
 
 _constants = {}
+_constant_ids = set()  # so that owns_memory can tell a shared constant from a fresh array
 
 
 def constant(value, dtype, device):
@@ -254,7 +255,9 @@ def constant(value, dtype, device):
     if array is None:
         if len(_constants) >= 4096:  # a loop over ever-new numbers must not grow this without end
             _constants.clear()
+            _constant_ids.clear()
         array = _constants[key] = asarray(value, dtype=dtype, device=device)
+        _constant_ids.add(id(array))
     return array
 
 
@@ -333,13 +336,14 @@ def channels_last_in_memory(x) -> bool:
 
 
 def owns_memory(array) -> bool:
-    """Whether ``array`` holds its own writable memory (it is no view of another array), so a
-    gradient can be handed to a leaf as it is. The standard has no notion of views: for
-    array-api-strict the answer is False, and the caller copies."""
+    """Whether ``array`` holds its own writable memory (it is no view of another array, nor
+    one of the shared constants above), so a gradient can be handed to a leaf as it is. The
+    standard has no notion of views: for array-api-strict the answer is False, and the
+    caller copies."""
     device = device_of(array)
     if device == "cpu":
         return array.base is None and array.flags.writeable
-    return device == "cuda" and array.base is None
+    return device == "cuda" and array.base is None and id(array) not in _constant_ids
 
 
 def recomputes_to_save_memory(array) -> bool:

@@ -377,3 +377,14 @@ def test_on_the_gpu_constants_are_kept_and_shared_exactly(monkeypatch):
     for i in range(5000):  # ever-new numbers: the cache is emptied rather than grown without end
         backend.constant(float(i) + 0.5, "float32", "cuda")
     assert len(backend._constants) <= 4096
+
+
+def test_a_shared_constant_is_never_handed_over_as_a_gradient(device):
+    """On the GPU backend.constant shares its arrays: owns_memory says no, so the engine would
+    copy one rather than give it to a leaf whose optimizer updates it in place."""
+    value = backend.constant(2.0, "float32", device)
+    assert backend.owns_memory(value) == (device == "cpu")  # a fresh array on the CPU; shared on the GPU
+    fresh = backend.asarray(np.ones(3), dtype="float32", device=device)
+    assert backend.owns_memory(fresh) == (device in ("cpu", "cuda"))
+    xp = backend.get_namespace(fresh)
+    assert not backend.owns_memory(xp.reshape(fresh, (3, 1)))
