@@ -229,6 +229,19 @@ def test_matmul(data):
     np.testing.assert_allclose((leaf(a) @ leaf(b)).numpy(), a @ b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape_a, shape_b", [((64, 1), (1, 6272)), ((2, 1, 5, 1), (3, 1, 4)), ((1, 1), (1, 3))])
+def test_matmul_over_one_inner_index_is_the_outer_product_matmul_makes(shape_a, shape_b):
+    # matmul_arrays multiplies (k = 1: no sums) where NumPy's matmul is slow; the same numbers,
+    # shape (broadcast batch dimensions) and dtype, forward and backward
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape_a).astype(np.float32), rng.standard_normal(shape_b).astype(np.float32)
+    out = minigan.ops.linalg.matmul_arrays(a, b)
+    assert out.shape == np.matmul(a, b).shape and out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.matmul(a, b))
+    if a.size * b.size < 100:  # gradients checked on the small shapes
+        check_op(minigan.matmul, np.matmul, a.astype(np.float64), b.astype(np.float64))
+
+
 @pytest.mark.parametrize("shape_a, shape_b", [((2, 3), (4, 2)), ((3,), (2,)), ((2, 2, 3), (3, 3, 2))])
 def test_matmul_shape_mismatch_names_both_shapes(shape_a, shape_b):
     with pytest.raises(ValueError) as err:

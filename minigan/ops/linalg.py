@@ -7,6 +7,15 @@ from ..backend import get_namespace
 from .shape import reshape, sum_to, transpose
 
 
+def matmul_arrays(a, b):
+    """a @ b on raw arrays. Over k = 1 the product is an outer product, and there NumPy's matmul
+    takes twelve times as long as the broadcast multiply that makes the same numbers (0.66
+    against 0.055 ms at (64, 1) @ (1, 6272): a D's last Linear, backward): multiply instead."""
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
+        return a * b  # (..., n, 1) * (..., 1, m): every product a_i b_j once, no sum, as matmul
+    return get_namespace(a, b).matmul(a, b)
+
+
 class MatMul(Function):
     """y = a @ b for a (..., n, k) and b (..., k, m);  da = gy @ b^T, db = a^T @ gy."""
 
@@ -19,7 +28,7 @@ class MatMul(Function):
         from .elementwise import broadcast_shape
 
         broadcast_shape("matmul (batch dimensions)", a.shape[:-2], b.shape[:-2])
-        return get_namespace(a, b).matmul(a, b)
+        return matmul_arrays(a, b)
 
     def backward(self, gy):
         a, b = self.inputs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...autograd import Function
+from ...ops.linalg import matmul_arrays
 
 
 class Linear(Function):
@@ -15,7 +16,7 @@ class Linear(Function):
     """
 
     def forward(self, x, weight, bias=None):
-        y = x @ weight.T
+        y = matmul_arrays(x, weight.T)
         if bias is not None:
             y += bias  # y is a new array: add in place, no temporary
         return y
