@@ -20,3 +20,6 @@ fi
 "$py" "$here/profile_step.py" --device "$device" --markdown "$out/perf-$device-profile.md"
 "$py" "$here/launch_costs.py" --device "$device" --markdown "$out/perf-$device-launches.md" \
     --step-markdown "$out/perf-$device-launches-in-step.md"
+if [ "$device" = "cpu" ]; then  # the step's matrix products alone: what a ratio target leaves for the rest
+    "$py" "$here/gemm_budget.py" --markdown "$out/perf-cpu-gemm-budget.md"
+fi

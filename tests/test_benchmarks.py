@@ -160,3 +160,47 @@ def test_launch_costs_time_each_call_and_each_kernel_of_a_step(tmp_path):
     assert "| channel_sums() |" in text  # a plain function, timed the same way
     # the timers are taken off again
     assert (Fused.__dict__["__call__"], FusedChannelSum.__dict__["__call__"]) == calls
+
+
+def test_gemm_budget_lists_the_products_the_dcgan_step_makes(monkeypatch):
+    # every product of minigan's ops goes through ops.linalg.matmul_arrays: record a step's
+    # (shape, operand layout) and compare with the benchmark's list, and its FLOPs with dcgan_flops
+    import bench_training
+    import gemm_budget
+    from twins import make_pair, minigan_step
+
+    import importlib
+
+    import minigan
+
+    conv, linear, linalg = (importlib.import_module(f"minigan.{m}") for m in ("nn.functional.conv", "nn.functional.linear", "ops.linalg"))
+
+    made = []
+
+    def transposed(x):  # a matrix with a side of 1 is both layouts at once: call it not transposed
+        return min(x.shape) > 1 and not x.flags.c_contiguous
+
+    def recording(a, b):
+        made.append(((a.shape[0], a.shape[1], b.shape[1]), transposed(a), transposed(b)))
+        return linalg.get_namespace(a, b).matmul(a, b)
+
+    for module in (conv, linear, linalg):
+        monkeypatch.setattr(module, "matmul_arrays", recording)
+    ours, _ = make_pair("dcgan", batch=4)
+    minigan_step(minigan, **ours)
+    listed = [((m, k, n), ta and min(m, k) > 1, tb and min(k, n) > 1)
+              for _, (m, k, n), ta, tb, calls, _ in gemm_budget.dcgan_gemms(4) for _ in range(calls)]
+    assert sorted(made) == sorted(listed)
+    done, useful = gemm_budget.gemm_flops(gemm_budget.dcgan_gemms(64))
+    assert useful == bench_training.dcgan_flops(64) and done > useful  # the sub-pixel border phases
+
+
+def test_gemm_budget_writes_a_table_and_the_budget(tmp_path):
+    import gemm_budget
+
+    out = tmp_path / "g.md"
+    result = gemm_budget.main(["--batch", "4", "--repeats", "1", "--markdown", str(out)])
+    rows = _table(out)
+    assert len(rows) == 2 + len(gemm_budget.dcgan_gemms(4)) + 1 and rows[-1].startswith("| **all 30 products** |")
+    assert result["left"] == pytest.approx(1.3 * result["torch_step"] - result["numpy_gemms"])
+    assert "for everything else" in out.read_text()

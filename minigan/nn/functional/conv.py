@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ...autograd import Function, is_grad_enabled
 from ...backend import Fused, get_namespace, recomputes_to_save_memory, sliding_windows
+from ...ops.linalg import matmul_arrays
 from ...tensor import Tensor
 from .batchnorm import channel_sum_kernel
 
@@ -260,7 +261,7 @@ def conv_transpose_subpixel(x, weight, stride, padding, output_size):
     # every window: no row reads them.)
     jh, jw = hi_h - lo_h, hi_w - lo_w
     rows = window_rows(_channels_last(x), (jh, jw), (qh, qw), (1, 1), (1, 1), (qh - 1 - lo_h, qw - 1 - lo_w))
-    planes = rows @ subpixel_weight(weight, stride)  # (N*Jh*Jw, sh*sw*Cout)
+    planes = matmul_arrays(rows, subpixel_weight(weight, stride))  # (N*Jh*Jw, sh*sw*Cout)
     # Output pixel o is in phase r = (o + p) mod s of window (o + p) // s - lo: its place in
     # the planes, (window, phase), is o + p - s lo in row-major order.
     out = xp.empty((n,) + tuple(output_size) + (cout,), dtype=planes.dtype)
@@ -329,7 +330,7 @@ class Conv2d(Function):
             cols, (oh, ow) = im2col(x, weight.shape[2:], self.stride, self.padding, self.dilation, self.output_size)
         else:  # given by the caller, who also gave output_size
             cols, (oh, ow) = self.cols, self.output_size
-        y = cols @ xp.permute_dims(_flat_weight(weight), (1, 0))  # (N*OH*OW, O)
+        y = matmul_arrays(cols, xp.permute_dims(_flat_weight(weight), (1, 0)))  # (N*OH*OW, O)
         if bias is not None:
             y += bias  # rows are pixels, columns channels: the bias broadcasts along the rows
         # The weight gradient needs the same columns, but they are kh*kw times the input
@@ -371,7 +372,7 @@ class ConvTranspose2d(Function):
             y = conv_transpose_subpixel(x, weight, self.stride, self.padding, self.output_size)
         else:
             rows = xp.reshape(_channels_last(x), (n * h * w, cin))
-            cols = rows @ _flat_weight(weight)  # (N*H*W, kh*kw*Cout)
+            cols = matmul_arrays(rows, _flat_weight(weight))  # (N*H*W, kh*kw*Cout)
             cols = xp.reshape(cols, (n, h, w, kh, kw, cout))
             shape = (n, cout) + self.output_size
             y = col2im(cols, shape, (kh, kw), self.stride, self.padding, self.dilation)
@@ -425,7 +426,7 @@ class Conv2dGradWeight(Function):
             cols, _ = im2col(x, self.kernel, self.stride, self.padding, self.dilation, (oh, ow))
         self.cols = None  # backward needs x and gy only
         gy_rows = xp.reshape(_channels_last(gy), (n * oh * ow, o))
-        flat = xp.permute_dims(gy_rows, (1, 0)) @ cols  # (O, kh*kw*C)
+        flat = matmul_arrays(xp.permute_dims(gy_rows, (1, 0)), cols)  # (O, kh*kw*C)
         kh, kw = self.kernel
         return xp.permute_dims(xp.reshape(flat, (o, kh, kw, x.shape[1])), (0, 3, 1, 2))
 
