@@ -5,10 +5,11 @@
 minigan's convolutions are im2col and one GEMM each, so its DCGAN step is 30 matrix
 products (``dcgan_gemms``: the shapes and operand layouts the ops use, taken from the
 same helpers) plus everything else: the window copies, batch norm, the activations,
-Adam, Python. This script times the products alone, each on its own shape, with NumPy
-(minigan's BLAS) and with ``torch.mm`` (PyTorch's) on the same operands, interleaved with
-both frameworks' whole steps. Then: ``target x PyTorch's step - minigan's products`` is
-what a target leaves for everything else, beside what everything else takes now.
+Adam, Python. This script times the products alone, each on its own shape, as minigan
+makes them (``ops.linalg.matmul_arrays``, NumPy's BLAS) and with ``torch.mm`` (PyTorch's)
+on the same operands, interleaved with both frameworks' whole steps. Then
+``target x PyTorch's step - minigan's products`` is what a target leaves for everything
+else, beside what everything else takes now.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np  # noqa: E402
 
 import minigan  # noqa: E402
 from minigan.nn.functional.conv import _phase_plan, subpixel_applies  # noqa: E402
+from minigan.ops.linalg import matmul_arrays  # noqa: E402
 
 
 def _conv_flops(n, cin, cout, out_hw, k=4):
@@ -113,7 +115,7 @@ def main(argv=None):
     tensors = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in operands]
     cases = {}
     for i, (a, b) in enumerate(operands):
-        cases[f"numpy {i}"] = lambda a=a, b=b: a @ b
+        cases[f"numpy {i}"] = lambda a=a, b=b: matmul_arrays(a, b)  # as minigan's ops call it
         cases[f"torch {i}"] = lambda a=tensors[i][0], b=tensors[i][1]: torch.mm(a, b)
     ours, theirs = make_pair("dcgan", batch=args.batch)
     cases["minigan step"] = lambda: minigan_step(minigan, **ours)
@@ -141,16 +143,16 @@ def main(argv=None):
         f"sub-pixel windows' border phases; at NumPy's rate here {done / numpy_total / 1e6:.0f} GFLOP/s.",
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"{'product':<{width}} {'shape':>26} {'layout':>8} {'calls':>5} {'NumPy ms':>9} {'torch.mm ms':>11}")
+    print(f"{'product':<{width}} {'shape':>26} {'layout':>8} {'calls':>5} {'minigan ms':>10} {'torch.mm ms':>11}")
     for r in rows:
-        print(f"{r[0].strip('*'):<{width}} {r[1]:>26} {r[2]:>8} {r[3]:>5} {r[4].strip('*'):>9} {r[5].strip('*'):>11}")
+        print(f"{r[0].strip('*'):<{width}} {r[1]:>26} {r[2]:>8} {r[3]:>5} {r[4].strip('*'):>10} {r[5].strip('*'):>11}")
     print("\n".join(budget))
     if args.markdown:
         write_markdown(
             args.markdown, f"The DCGAN step's matrix products alone, batch {args.batch}, on the CPU",
-            ["product", "shape", "operands", "calls per step", "NumPy ms per step", "torch.mm ms per step"], rows,
+            ["product", "shape", "operands", "calls per step", "minigan (NumPy) ms per step", "torch.mm ms per step"], rows,
             [f"Each product minigan's DCGAN step makes (dcgan_gemms: its shapes and operand layouts, A^T a transposed view), "
-             f"timed alone on float32 operands with NumPy and with torch.mm, interleaved with both frameworks' whole steps; "
+             f"timed alone on float32 operands as minigan makes them (matmul_arrays, NumPy) and with torch.mm, interleaved with both frameworks' whole steps; "
              f"medians of {args.repeats} repetitions, times the calls per step.", ""] + budget,
         )
     return {"step": step, "torch_step": torch_step_ms, "numpy_gemms": numpy_total, "torch_gemms": torch_total, "left": left}
