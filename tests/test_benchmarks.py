@@ -165,11 +165,11 @@ def test_launch_costs_time_each_call_and_each_kernel_of_a_step(tmp_path):
 def test_gemm_budget_lists_the_products_the_dcgan_step_makes(monkeypatch):
     # every product of minigan's ops goes through ops.linalg.matmul_arrays: record a step's
     # (shape, operand layout) and compare with the benchmark's list, and its FLOPs with dcgan_flops
+    import importlib
+
     import bench_training
     import gemm_budget
     from twins import make_pair, minigan_step
-
-    import importlib
 
     import minigan
 
